@@ -30,6 +30,10 @@ class Agent(ABC):
     def act(self, observation: str | None) -> str:
         """The next action; ``observation`` is what the previous action produced (None at first)."""
 
+    def conversation(self) -> list[dict[str, Any]] | None:
+        """The episode's chat messages as the model saw them, if the agent keeps them (for SFT export)."""
+        return None
+
     def config(self) -> dict[str, Any]:
         return {"agent": self.name}
 

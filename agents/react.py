@@ -30,6 +30,7 @@ Other keywords: ``cache_dir``, ``seed`` (sent to the API as ``seed + sample_inde
 ``max_retries`` (4), ``backoff`` (1.0 s, doubling), ``params`` (extra request
 parameters such as ``{"top_p": 0.95}``), ``system_prompt`` (replaces the
 built-in one), ``accept_fenced`` (bare fenced code counts as code; codeact: on),
+``keep_conversation`` (the episode record keeps the full chat, for SFT export),
 ``client`` (a ready ``LLMClient`` to share).
 
 Context budget.  Every request is kept within ``max_context_tokens - max_tokens``
@@ -258,7 +259,7 @@ class ReActAgent(Agent):
                  sample_index: int | None = None, seed: int | None = None, timeout: float = 120.0,
                  max_retries: int = 4, backoff: float = 1.0, params: Mapping[str, Any] | None = None,
                  system_prompt: str | None = None, accept_fenced: bool | None = None,
-                 client: LLMClient | None = None) -> None:
+                 keep_conversation: bool = False, client: LLMClient | None = None) -> None:
         super().__init__()
         if client is not None:
             model = model or client.model
@@ -288,6 +289,7 @@ class ReActAgent(Agent):
         self.params = dict(params or {})
         self.system_prompt = system_prompt if system_prompt is not None else self.system_template
         self.accept_fenced = self.default_accept_fenced if accept_fenced is None else accept_fenced
+        self.keep_conversation = bool(keep_conversation)
         if client is None:
             from dsgym.llm import LLMClient
         self.client = client or LLMClient(
@@ -312,6 +314,7 @@ class ReActAgent(Agent):
                 "max_context_tokens": self.max_context_tokens, "max_observation_chars": self.max_observation_chars,
                 "cache": self.cache, "sample_index": self.sample_index, "seed": self.seed,
                 "params": dict(self.params), "accept_fenced": self.accept_fenced,
+                "keep_conversation": self.keep_conversation,
                 "system_prompt_sha256": hashlib.sha256(self.system_prompt.encode()).hexdigest()[:16]}
 
     def start(self, task: Task, prompt: str, *, sample_index: int | None = None) -> None:
@@ -338,6 +341,21 @@ class ReActAgent(Agent):
         messages = self.messages()
         completion = self._ask(messages)
         return self._take(completion)
+
+    def conversation(self) -> list[dict[str, Any]] | None:
+        """With ``keep_conversation``: system prompt, task prompt, every reply and observation, untrimmed.
+
+        Replies are cut after their action, as the history keeps them; observations carry
+        the turn headers and notes the model saw.  Synthesis exports it as SFT data.
+        """
+        if not self.keep_conversation or self._task is None:
+            return None
+        messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": self._prompt}]
+        for turn in self._turns:
+            messages.append({"role": "assistant", "content": turn.reply})
+            if turn.observation:
+                messages.append({"role": "user", "content": turn.observation})
+        return messages
 
     # ----- the conversation --------------------------------------------------------------------
     @property

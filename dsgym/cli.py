@@ -563,13 +563,15 @@ def view(
         server.server_close()
 
 
-def _register_filter() -> None:
+def _register_commands() -> None:
     from dsgym.filter.command import filter_command
+    from dsgym.synth.command import synth_command
 
     app.command("filter", help="Drop shortcut-solvable, ungrounded or broken tasks from a suite.")(filter_command)
+    app.command("synth", help="Turn datasets into execution-verified SFT trajectories.")(synth_command)
 
 
-_register_filter()
+_register_commands()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from typing import Any
 
 from dsgym.agents.base import Agent
 from dsgym.env import DSGymEnv, MissingDataError
-from dsgym.llm import RETRYABLE_STATUS, LLMError
+from dsgym.llm import LLMError
 from dsgym.sandbox.base import SandboxError
 
 SCHEMA = 1
@@ -71,6 +71,7 @@ class EpisodeRecord:
     status: str = "ok"
     prompt: str = ""
     turns: list[Turn] = field(default_factory=list)
+    conversation: list[dict[str, Any]] | None = None  # the chat as the model saw it, if the agent keeps it
     answer: str | None = None
     submission: str | None = None  # a prediction task's submission file, as copied out of the sandbox
     score: float | None = 0.0
@@ -146,8 +147,7 @@ def describe(exc: BaseException) -> str:
 def classify_agent_error(exc: BaseException) -> tuple[str, bool]:
     """An exception out of the agent: ``model`` (endpoint) or ``agent`` (scaffold), and if retrying may help."""
     if isinstance(exc, LLMError):
-        status = exc.status
-        return "model", status is None or status >= 500 or status in RETRYABLE_STATUS
+        return "model", exc.retryable
     return "agent", False
 
 
@@ -250,6 +250,7 @@ def _play(env: DSGymEnv, agent: Agent, record: EpisodeRecord, t0: float, seed: i
                 at=ta - t0))
             if terminated or truncated:
                 _finish(record, float(reward), info)
+                record.conversation = _conversation(agent)
                 return
     except Cancelled:
         record.fail("timeout", "cancelled by the runner")
@@ -266,6 +267,13 @@ def _finish(record: EpisodeRecord, reward: float, info: dict[str, Any]) -> None:
         record.fail("sandbox", error or "the sandbox failed", retryable=True)
     elif isinstance(error, str) and error.startswith("scoring failed"):
         record.fail("scoring", error)
+
+
+def _conversation(agent: Agent) -> list[dict[str, Any]] | None:
+    try:
+        return agent.conversation()
+    except Exception:  # noqa: BLE001 - a broken transcript must not lose the episode
+        return None
 
 
 def _usage(agent: Agent) -> dict[str, int]:

@@ -50,6 +50,11 @@ class LLMError(RuntimeError):
         self.status = status
         self.attempts = attempts
 
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again later may help: connection failures, 5xx, 408/409/429."""
+        return self.status is None or self.status >= 500 or self.status in RETRYABLE_STATUS
+
 
 @dataclass(frozen=True)
 class Usage:

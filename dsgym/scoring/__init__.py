@@ -19,6 +19,7 @@ parameter, a judge without a model) raises.
 | llm_judge   | judge   | model=None, base_url=None, api_key=None (else $DSGYM_JUDGE_MODEL,         |
 |             |         | $DSGYM_JUDGE_BASE_URL, $OPENAI_API_KEY), cache=True, cache_dir=None,      |
 |             |         | timeout=120, max_retries=4, max_tokens=512                                |
+| pending     | pending | (none: scores 0 until synthesis sets a reference from the rollouts)      |
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dsgym.scoring.exact import exact_match
 from dsgym.scoring.judge import JudgeConfigError, llm_judge
 from dsgym.scoring.lists import list_match
 from dsgym.scoring.numeric import numeric
+from dsgym.scoring.pending import pending
 from dsgym.scoring.result import Score
 from dsgym.scoring.text import MetricParamError, ScoringError
 
@@ -47,6 +49,7 @@ METRICS: dict[str, Metric] = {
     "dabstep": dabstep,
     "choice": choice,
     "llm_judge": llm_judge,
+    "pending": pending,
 }
 
 

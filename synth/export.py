@@ -1,0 +1,118 @@
+"""Stage 5: the verified trajectories as an SFT dataset, and optionally the verified tasks as a suite.
+
+``<out>/sft/`` holds the ``datasets`` folder (``save_to_disk``; load it with
+``datasets.load_from_disk``), the same rows as ``train.jsonl`` and
+``train.parquet``, and a dataset card (``README.md``).  Each row's ``messages``
+is the chat the model saw: system prompt, task prompt, then its replies
+(``assistant``) and the environment's observations (``user``, or ``tool`` with
+``observation_role="tool"``).  Everything is written to a temporary folder and
+renamed into place, so an interrupted export never leaves half a dataset.
+
+``<out>/suite/`` (``export_suite``; ``suite-<image>/`` per sandbox image when the
+sources need several) is a suite folder ``dsgym.make`` can load: the kept tasks
+with the consensus as their reference answer, data files hard-linked (or copied)
+under ``data/<dataset>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dsgym.sandbox.base import link_or_copy
+from dsgym.task import Task
+
+OBSERVATION_ROLES = ("user", "tool")
+
+
+def sft_row(task: Task, record: dict[str, Any], reference: Any, observation_role: str = "user") -> dict[str, Any]:
+    """One training example: the rollout's conversation plus where it came from."""
+    conversation = record.get("conversation")
+    if not conversation:
+        raise ValueError(f"rollout {record.get('task_id')}#{record.get('sample')} kept no conversation "
+                         "(the agent must support keep_conversation)")
+    messages = []
+    for index, message in enumerate(conversation):
+        role = message["role"]
+        if role == "user" and index > 1:  # the observations, after the system prompt and the task prompt
+            role = observation_role
+        messages.append({"role": role, "content": str(message.get("content") or "")})
+    return {"messages": messages, "task_id": task.id, "dataset": task.metadata.get("dataset"),
+            "source": task.metadata.get("source"), "question": task.question, "answer": str(record.get("answer")),
+            "reference": json.dumps(reference), "answer_type": task.metadata.get("answer_type"),
+            "sample": int(record.get("sample", 0)), "turns": len(record.get("turns", [])),
+            "model": record.get("model") or "", "agent": record.get("agent") or ""}
+
+
+def write_sft(rows: list[dict[str, Any]], out: Path, card: str) -> Path:
+    """Save ``rows`` under ``out`` (replaced atomically) and return it."""
+    import datasets
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        features = None if rows else datasets.Features({"messages": [{"role": datasets.Value("string"),
+                                                                        "content": datasets.Value("string")}]})
+        bars = datasets.is_progress_bar_enabled()
+        datasets.disable_progress_bars()  # the pipeline shows its own progress
+        try:
+            dataset = datasets.Dataset.from_list(rows, features=features)
+            dataset.save_to_disk(str(staging / "dataset"))
+            dataset.to_json(str(staging / "train.jsonl"), lines=True, force_ascii=False)
+            dataset.to_parquet(str(staging / "train.parquet"))
+        finally:
+            if bars:
+                datasets.enable_progress_bars()
+        (staging / "README.md").write_text(card, encoding="utf-8")
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _replace(staging: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}-old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(staging, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_suite(tasks: list[tuple[Task, Any, dict[str, Any]]], out: Path, name: str, description: str,
+                image: str) -> Path:
+    """A suite folder of ``(task, reference, metadata)`` run in ``image``; data under ``data/<dataset>/``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        entries = []
+        for task, reference, extra in tasks:
+            dataset = task.metadata["dataset"]
+            files = []
+            for rel, src in task.data_paths().items():
+                target = staging / "data" / dataset / rel
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if src.is_dir():
+                        shutil.copytree(src, target, copy_function=link_or_copy)
+                    else:
+                        link_or_copy(str(src), str(target))
+                files.append(f"{dataset}/{rel}")
+            entries.append({"id": task.id, "question": task.question, "guideline": task.guideline,
+                            "data_files": files, "metric": task.metadata["final_metric"],
+                            "metric_params": task.metadata.get("final_metric_params", {}), "answer": reference,
+                            "metadata": {**task.metadata, **extra}})
+        manifest = {"suite": name, "version": "1", "description": description, "data_dir": "data",
+                    "image": image, "tasks": entries}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
