@@ -64,7 +64,7 @@ def synth_command(
     from dsgym.synth import SynthError, SynthSettings, synthesize
     from dsgym.synth.pipeline import STAGES, report_lines
 
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     kwargs = {}
     for item in agent_arg or []:
         key, sep, value = item.partition("=")

@@ -27,6 +27,8 @@ from dsgym.sandbox.base import link_or_copy
 from dsgym.task import Task
 
 OBSERVATION_ROLES = ("user", "tool")
+COLUMNS = ("task_id", "dataset", "source", "question", "answer", "reference", "answer_type", "sample", "turns",
+           "model", "agent")  # besides ``messages``
 
 
 def sft_row(task: Task, record: dict[str, Any], reference: Any, observation_role: str = "user") -> dict[str, Any]:
@@ -55,12 +57,14 @@ def write_sft(rows: list[dict[str, Any]], out: Path, card: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        features = None if rows else datasets.Features({"messages": [{"role": datasets.Value("string"),
-                                                                        "content": datasets.Value("string")}]})
+        text, number = datasets.Value("string"), datasets.Value("int64")
+        features = datasets.Features({"messages": [{"role": text, "content": text}], **{
+            name: number if name in ("sample", "turns") else text for name in COLUMNS}})
         bars = datasets.is_progress_bar_enabled()
         datasets.disable_progress_bars()  # the pipeline shows its own progress
         try:
-            dataset = datasets.Dataset.from_list(rows, features=features)
+            dataset = datasets.Dataset.from_dict({name: [row[name] for row in rows] for name in features},
+                                                 features=features)
             dataset.save_to_disk(str(staging / "dataset"))
             dataset.to_json(str(staging / "train.jsonl"), lines=True, force_ascii=False)
             dataset.to_parquet(str(staging / "train.parquet"))
