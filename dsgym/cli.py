@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -27,9 +28,9 @@ console = Console()
 err = Console(stderr=True)
 
 
-def fail(message: str) -> None:
+def fail(message: str, code: int = 2) -> None:
     err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 # -- sandbox ---------------------------------------------------------------------------------------
@@ -296,6 +297,31 @@ def _eval_settings(targets: Optional[list[str]], out: Optional[Path], *, agent: 
     return settings
 
 
+def _check_outside_world(settings, jobs, agent) -> None:
+    """Before any episode: the Docker daemon, the sandbox images and the model endpoint, with clear errors."""
+    from dsgym import registry
+    from dsgym.llm import LLMError
+    from dsgym.sandbox.base import SandboxError
+    from dsgym.sandbox.images import image_tag
+
+    if settings.env_options.get("sandbox", "docker") == "docker":
+        from dsgym.sandbox.docker import require_images
+
+        given = settings.env_options.get("image")
+        tags = {None: given} if given else {
+            name: image_tag(name) for name in {registry.get_suite(job.suite).image for job in jobs}}
+        try:
+            require_images(tags)
+        except SandboxError as exc:
+            fail(str(exc))
+    client = getattr(agent, "client", None)
+    if client is not None and hasattr(client, "check_reachable"):
+        try:
+            client.check_reachable()
+        except LLMError as exc:
+            fail(str(exc))
+
+
 def _agent_config(agent) -> dict:
     try:
         return dict(agent.config())
@@ -351,7 +377,8 @@ def evaluate(
     """Play every (task, sample) episode, N at a time; write runs/<name>/episodes.jsonl; print a summary.
 
     Rerunning the same command resumes: finished episodes are skipped. Exit status:
-    0 all scored, 1 some episodes errored, 3 aborted by --max-errors, 130 interrupted.
+    0 all scored, 1 some episodes errored, 2 bad arguments or the Docker daemon, an image or the
+    model endpoint is not there, 3 aborted by --max-errors, 4 the disk is full, 130 interrupted.
     """
     import dsgym
     from dsgym import report, runner
@@ -384,6 +411,7 @@ def evaluate(
     if out is None:
         label = "-".join(part for part in (settings.agent, settings.agent_kwargs.get("model")) if part)
         out = Path("runs") / (re.sub(r"[^A-Za-z0-9_.-]+", "_", label) + time.strftime("-%Y%m%d-%H%M%S"))
+    _check_outside_world(settings, jobs, probe)
     err.print(f"run folder: {out}  ({len(jobs)} episodes: {len(jobs) // settings.samples} task(s) x "
               f"{settings.samples} sample(s); agent {probe.name})", **PLAIN)
 
@@ -434,6 +462,11 @@ def evaluate(
         err.print(f"interrupted: {state['done']} episode(s) of this session are recorded in {out}; "
                   "its containers were removed. Rerun the same command to resume.", **PLAIN)
         raise typer.Exit(130)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        fail(f"the disk holding {out} is full ({exc.strerror}); the {state['done']} episode(s) recorded "
+             "before are kept. Free some space and rerun the same command to resume.", code=4)
     _, records, _ = runner.load_run(out)
     keys = {job.key for job in jobs}
     records = [r for r in records if f"{r.get('suite')}/{r.get('task_id')}#{r.get('sample', 0)}" in keys]

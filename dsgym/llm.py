@@ -219,6 +219,22 @@ class LLMClient:
                 else:
                     self._key_locks[key] = (lock, users - 1)
 
+    def check_reachable(self, timeout: float = 10.0) -> None:
+        """Raise ``LLMError`` now if the endpoint cannot be reached or refuses the key (one ``GET /models``).
+
+        Any other HTTP answer (a server without ``/models``, say) counts as reachable.
+        """
+        try:
+            self._openai().models.with_raw_response.list(timeout=timeout)
+        except openai.APIConnectionError as exc:
+            raise LLMError(f"the model endpoint {self.base_url} is unreachable ({type(exc).__name__}: {exc}); "
+                           "is the server running, and is --base-url right?") from exc
+        except openai.AuthenticationError as exc:
+            raise LLMError(f"the model endpoint {self.base_url} refused the API key (HTTP 401); set "
+                           "--api-key or OPENAI_API_KEY", status=401) from exc
+        except openai.APIStatusError:
+            pass
+
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None

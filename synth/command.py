@@ -5,11 +5,13 @@
 
 Exit status: 0 when every task reached a verdict, 1 when some are pending (a budget
 ran out, or a sandbox or model call failed: rerun the same command to continue),
-2 for bad arguments, 130 when interrupted (finished work is kept).
+2 for bad arguments (or no Docker daemon, a missing image, an unreachable model endpoint),
+4 when the disk is full, 130 when interrupted (finished work is kept).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -100,6 +102,12 @@ def synth_command(
         except KeyboardInterrupt:
             err.print(f"interrupted: finished work is kept in {out}; rerun the same command to continue")
             raise typer.Exit(130) from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            err.print(f"error: the disk holding {out} is full ({exc.strerror}); finished work is kept. Free "
+                      "some space and rerun the same command to continue.")
+            raise typer.Exit(4) from None
     report = json.loads((out / "synth-report.json").read_text())
     typer.echo("\n".join(report_lines(report)))
     typer.echo(f"\nSFT dataset: {result.sft_dir}/dataset (datasets.load_from_disk), train.jsonl, train.parquet, "

@@ -250,16 +250,18 @@ class _Run:
 
 
 def _preflight(run: _Run, images: Iterable[str]) -> None:
-    """Start and remove one sandbox per image, so a missing daemon or image fails now, clearly."""
-    for image in sorted(set(images)):
+    """The daemon, the images and the model endpoint, checked before any work, with clear errors."""
+    if (run.s.sandbox or os.environ.get("DSGYM_SANDBOX") or "docker") == "docker":
+        from dsgym.sandbox.docker import require_images
+
         try:
-            sandbox = run.factory(image)()
-            try:
-                sandbox.start()
-            finally:
-                sandbox.close()
-        except (SandboxError, ValueError) as exc:
-            raise SynthError(f"cannot start a sandbox of image {image!r}: {exc}") from exc
+            require_images({name: image_tag(name) for name in set(images)})
+        except SandboxError as exc:
+            raise SynthError(str(exc)) from exc
+    try:
+        run.generator.check_reachable()
+    except LLMError as exc:
+        raise SynthError(str(exc)) from exc
 
 
 # -- stages ------------------------------------------------------------------------------------------

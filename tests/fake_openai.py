@@ -74,8 +74,9 @@ class FakeOpenAI:
     """
 
     def __init__(self, replies: Reply | str | Iterable[str] | None = None, *, model: str = "fake-model",
-                 delay: float = 0.0, finish_reason: str = "stop") -> None:
+                 delay: float = 0.0, finish_reason: str = "stop", api_key: str | None = None) -> None:
         self.model = model
+        self.api_key = api_key  # when set, every request without "Bearer <api_key>" gets 401
         self.delay = delay
         self.finish_reason = finish_reason
         self._lock = threading.Lock()
@@ -189,6 +190,9 @@ class FakeOpenAI:
                 return self._send(handler, 400, error("request body is not JSON", "invalid_request_error"))
         if self.delay:
             time.sleep(self.delay)
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            self._record(method, path, headers, body, 401)
+            return self._send(handler, 401, error("invalid api key", "invalid_request_error"))
 
         if method == "GET" and path in ("/v1/models", "/models"):
             self._record(method, path, headers, body, 200)

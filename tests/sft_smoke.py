@@ -89,7 +89,7 @@ def build_tokenizer(dataset, vocab_size: int = 512):
     return tokenizer
 
 
-def build_model(tokenizer, seed: int = 0):
+def build_model(tokenizer, max_positions: int, seed: int = 0):
     """A 2-layer Llama with hidden size 32, randomly initialised from a config (no weights loaded)."""
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig
@@ -101,7 +101,7 @@ def build_model(tokenizer, seed: int = 0):
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=1024,
+        max_position_embeddings=max_positions,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -138,7 +138,7 @@ def train_two_steps(
     dataset = dataset.select_columns(["messages"])
 
     tokenizer = build_tokenizer(dataset)
-    model = build_model(tokenizer)
+    model = build_model(tokenizer, max_length)
     before = {name: param.detach().clone() for name, param in model.named_parameters()}
 
     config = SFTConfig(

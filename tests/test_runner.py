@@ -399,10 +399,19 @@ def test_a_sandbox_removed_mid_episode_is_a_sandbox_error_retried_in_a_fresh_one
     assert record.retried and record.retried[0]["error_type"] == "sandbox"
 
 
+def unrunnable_image() -> str:
+    """An image that exists but cannot host a sandbox (the bare base root filesystem has no command)."""
+    from dsgym.sandbox.docker import client
+
+    found = [tag for image in client().images.list(name="dsgym-base") for tag in image.tags]
+    assert found, "no dsgym-base image: run `dsgym sandbox build`"
+    return found[0]
+
+
 @docker
 def test_max_errors_aborts_a_run_with_broken_infrastructure(docker_image, secret_suite, tmp_path):
     out = tmp_path / "run"
-    result = cli("eval", "secret-test", "--samples", "3", "--image", BOGUS_IMAGE, "--retries", "0",
+    result = cli("eval", "secret-test", "--samples", "3", "--image", unrunnable_image(), "--retries", "0",
                  "--max-errors", "1", "--out", str(out), DSGYM_SUITES=str(secret_suite.root))
     assert result.returncode == 3, result.stderr
     assert "aborted: 2 of 2 finished episode(s) failed" in result.stderr

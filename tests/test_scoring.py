@@ -40,10 +40,17 @@ def value(metric, prediction, reference, params=None, **kw) -> float:
 # ----- the registry ---------------------------------------------------------------------------
 
 def test_registry_holds_the_metric_contract():
-    assert set(METRICS) == {"exact_match", "numeric", "list_match", "daeval", "dabstep", "choice", "llm_judge"}
+    assert set(METRICS) == {"exact_match", "numeric", "list_match", "daeval", "dabstep", "choice", "llm_judge",
+                            "pending"}
     assert metric_params("numeric") == {"rel_tol": 1e-6, "abs_tol": 0.0, "percent_ok": False}
     assert metric_params("list_match") == {"ordered": False, "case_sensitive": False, "partial": False,
                                            "rel_tol": 1e-6, "abs_tol": 0.0}
+
+
+def test_pending_scores_zero_until_a_reference_exists():
+    score = score_answer("pending", "42", None)
+    assert score.value == 0.0 and "no reference answer yet" in score.breakdown["reason"]
+    assert score.breakdown["answer"] == "42"
 
 
 def test_unknown_metric_is_a_clear_error():

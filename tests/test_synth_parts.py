@@ -181,3 +181,36 @@ def test_the_model_call_budget_is_never_exceeded_and_cached_replies_are_free(tmp
     assert not clock.sandbox_left and clock.spent() == "sandbox time (10 s)"
     with pytest.raises(ValueError):
         Budget(max_model_calls=-1)
+
+
+def test_a_torn_state_line_is_cut_so_the_next_append_stands_alone(tmp_path):
+    from dsgym.filter.state import StateStore
+
+    path = tmp_path / "synth-state.jsonl"
+    store = StateStore(path)
+    store.append({"task": "a", "part": "verify", "key": "k", "complete": True, "result": {"status": "verified"}})
+    with open(path, "ab") as handle:  # a crash in the middle of the next append
+        handle.write(b'{"task": "b", "part": "ver')
+    assert list(store.load()) == [("a", "verify", "k")]
+    assert path.read_bytes().endswith(b"}\n")
+    store.append({"task": "b", "part": "verify", "key": "k", "complete": True, "result": {}})
+    assert sorted(store.load()) == [("a", "verify", "k"), ("b", "verify", "k")]
+
+
+def test_the_endpoint_check_tells_unreachable_and_refused_from_reachable(tmp_path):
+    import socket
+
+    from dsgym.llm import LLMClient, LLMError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(LLMError, match="unreachable"):
+        LLMClient("m", f"http://127.0.0.1:{port}/v1", max_retries=0).check_reachable(timeout=5)
+    with FakeOpenAI(replies="ok") as fake:
+        LLMClient("m", fake.base_url).check_reachable()
+        LLMClient("m", fake.base_url.removesuffix("/v1") + "/elsewhere").check_reachable()  # 404 counts as there
+    with FakeOpenAI(replies="ok", api_key="right") as fake:
+        LLMClient("m", fake.base_url, api_key="right").check_reachable()
+        with pytest.raises(LLMError, match="refused the API key"):
+            LLMClient("m", fake.base_url, api_key="wrong").check_reachable()

@@ -7,7 +7,8 @@ depends on (the task's content and data, the settings of that part).  A rerun
 reuses the newest complete line with a matching key
 (so switching settings back and forth recomputes nothing) and recomputes the rest.
 Lines are written with one ``write`` on an ``O_APPEND`` descriptor and flushed
-to disk; a line cut short by a crash fails to parse and is ignored.
+to disk; a line cut short by a crash is cut off by the next ``load``, so the
+next append starts on a line of its own.
 """
 
 from __future__ import annotations
@@ -33,13 +34,18 @@ class StateStore:
         self._lock = threading.Lock()
 
     def load(self) -> dict[tuple[str, str, str], dict[str, Any]]:
-        """The newest complete record per (task, part, key)."""
+        """The newest complete record per (task, part, key); a torn last line is removed from the file."""
         found: dict[tuple[str, str, str], dict[str, Any]] = {}
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return found
-        for line in text.splitlines():
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # an append cut short by a crash: drop it, or the next line would be glued to it
+            with self._lock, open(self.path, "r+b") as handle:
+                handle.truncate(end)
+                os.fsync(handle.fileno())
+        for line in data[:end].decode("utf-8", "replace").splitlines():
             try:
                 record = json.loads(line)
                 key = (record["task"], record["part"], record["key"])

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import docker.types
 
 from dsgym.sandbox.base import ExecutionResult, Limits, Sandbox, SandboxError, stage_files
 from dsgym.sandbox.images import default_image
@@ -52,6 +53,22 @@ def client() -> docker.DockerClient:
                     "sandbox (DSGYM_SANDBOX=local) on a machine without Docker"
                 ) from exc
         return _client
+
+
+def require_images(tags: dict[str, str]) -> None:
+    """Fail now, with the command that fixes it, if the daemon is down or an image is missing.
+
+    ``tags`` maps an image name (``default``, ``bio``, ...; None for a tag given by hand) to its tag.
+    """
+    from dsgym.sandbox.images import image_exists
+
+    docker_client = client()
+    missing = {name: tag for name, tag in tags.items() if not image_exists(docker_client, tag)}
+    if missing:
+        fixes = sorted({f"dsgym sandbox build --image {name}" if name else "dsgym sandbox build"
+                        for name in missing})
+        raise SandboxError(f"sandbox image(s) {', '.join(sorted(missing.values()))} not built; run "
+                           + " and ".join(f"`{fix}`" for fix in fixes))
 
 
 def _parse_bytes(size: str) -> int:
@@ -122,6 +139,12 @@ class DockerSandbox(Sandbox):
                          str(data): {"bind": self.data_dir, "mode": "ro"}},
                 labels=labels,
                 working_dir=self.workdir,
+                # Every process in the container runs as the same user, so sandbox code can write
+                # to the init's stdout (/proc/1/fd/1) and so to the daemon's log file on the host
+                # disk; an uncapped json-file log let a cell fill the host disk.  Keep the last
+                # 1 MB (enough for the start-up diagnostics read by _logs()).
+                log_config=docker.types.LogConfig(type="json-file",
+                                                  config={"max-size": "1m", "max-file": "1"}),
             )
             with self._lock:
                 if self._closed or _exiting.is_set():  # closed while being created (e.g. at exit)
