@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dsgym.synth import SynthSettings, synthesize  # noqa: E402
-from dsgym.synth.pipeline import report_lines  # noqa: E402
+from dsgym.synth.report import report_lines  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 from tests.synth_model import ScriptedAnalyst  # noqa: E402
 

@@ -414,7 +414,7 @@ class EpisodeLog:
     def rewrite(self, records: list[dict[str, Any]]) -> None:
         """Replace the whole log atomically (temp file, fsync, rename)."""
         self.close()
-        _atomic_write(self.path, b"".join((json.dumps(r, ensure_ascii=False, default=str) + "\n").encode(
+        atomic_write(self.path, b"".join((json.dumps(r, ensure_ascii=False, default=str) + "\n").encode(
             "utf-8", "surrogatepass") for r in records))
 
     def close(self) -> None:
@@ -433,7 +433,7 @@ def latest(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -541,7 +541,7 @@ def read_manifest(out: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def write_manifest(out: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
-    _atomic_write(Path(out) / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+    atomic_write(Path(out) / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
                                          + "\n").encode())
 
 

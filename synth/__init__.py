@@ -13,7 +13,9 @@ SFT export.  See ``docs/synth.md``.
 """
 
 from dsgym.synth.budget import Budget, BudgetExhausted
-from dsgym.synth.pipeline import STAGES, StageStats, SynthError, SynthResult, SynthSettings, synthesize
+from dsgym.synth.pipeline import STAGES, SynthResult, synthesize
+from dsgym.synth.report import StageStats
+from dsgym.synth.settings import SynthError, SynthSettings
 from dsgym.synth.sources import Dataset, SourceError, discover
 
 __all__ = ["STAGES", "Budget", "BudgetExhausted", "Dataset", "SourceError", "StageStats", "SynthError",

@@ -64,7 +64,8 @@ def synth_command(
 ) -> None:
     """Turn datasets into execution-verified SFT trajectories (profile, generate, roll out, verify, filter, export)."""
     from dsgym.synth import SynthError, SynthSettings, synthesize
-    from dsgym.synth.pipeline import STAGES, report_lines
+    from dsgym.synth.pipeline import STAGES
+    from dsgym.synth.report import report_lines
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     kwargs = {}

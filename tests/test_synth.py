@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 
 import dsgym
 from dsgym.cli import app
-from dsgym.episode import play
 from dsgym.synth import SynthSettings, synthesize
 from tests.fake_openai import FakeOpenAI
 from tests.synth_model import KEPT, ScriptedAnalyst, expected_kept, template_of

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +27,7 @@ IPC_PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 INTERRUPT_GRACE = 3.0  # seconds a cell gets to stop after an interrupt before the kernel is killed
 POLL = 0.05
+STATE_MAX_BYTES = 64 << 10  # state.json is a few dozen bytes; anything bigger is not ours
 
 
 def write_connection_file(conn_dir: Path, inside_dir: str) -> dict:
@@ -56,10 +59,31 @@ class KernelSession:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def state(self) -> dict:
+        """The launcher's ``state.json``, read defensively.
+
+        The connection directory is writable from inside the sandbox, so the file may have
+        been replaced by a symlink (to ``/dev/zero``, a host file), a FIFO or a huge file:
+        never follow links, never block, read a bounded amount, accept only a JSON object.
+        """
         try:
-            return json.loads((self.conn_dir / "state.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            fd = os.open(self.conn_dir / "state.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
             return {}
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return {}
+            data = os.read(fd, STATE_MAX_BYTES + 1)
+        except OSError:
+            return {}
+        finally:
+            os.close(fd)
+        if len(data) > STATE_MAX_BYTES:
+            return {}
+        try:
+            state = json.loads(data)
+        except ValueError:
+            return {}
+        return state if isinstance(state, dict) else {}
 
     def _connect(self) -> BlockingKernelClient:
         if self.client is not None:

@@ -1,0 +1,126 @@
+"""One invocation's shared state (settings, resume log, budget, model clients, progress) and its thread pool."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from dsgym.episode import now_iso
+from dsgym.filter.grounding import FileDigests
+from dsgym.filter.state import StateStore
+from dsgym.llm import LLMError
+from dsgym.sandbox import SandboxError, sandbox_factory
+from dsgym.sandbox.images import image_tag
+from dsgym.synth.budget import Budget, BudgetedClient
+from dsgym.synth.report import StageStats
+from dsgym.synth.settings import SynthError, SynthSettings
+
+STATE = "synth-state.jsonl"
+Progress = Callable[[str, int, int], None]
+
+
+class Stop(Exception):
+    """A budget ran out: stop starting work in this stage."""
+
+
+def parallel(items: list[Any], work: Callable[[Any], Any], workers: int, on_done: Callable[[Any, Any], None],
+              stop: threading.Event) -> None:
+    """Run ``work(item)`` on a thread pool, ``on_done(item, result)`` in this thread; ``stop`` ends it early.
+
+    ``work`` raising ``Stop`` sets ``stop``: items not started are skipped; those
+    in flight finish.  Any other exception is re-raised here after the pool drains.
+    """
+    if not items:
+        return
+    pending = list(reversed(items))
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dsgym-synth") as pool:
+        running: dict[Future, Any] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < workers and not stop.is_set():
+                    item = pending.pop()
+                    running[pool.submit(work, item)] = item
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item = running.pop(future)
+                    try:
+                        on_done(item, future.result())
+                    except Stop:
+                        stop.set()
+        except BaseException as exc:
+            stop.set()
+            failure = exc
+    if failure is not None:
+        raise failure
+
+
+class Run:
+    """One invocation's shared state: settings, logs, budget, clients, progress."""
+
+    def __init__(self, settings: SynthSettings, out: Path, progress: Progress | None) -> None:
+        self.s = settings
+        self.out = out
+        self.progress = progress or (lambda stage, done, total: None)
+        self.state = StateStore(out / STATE)
+        self.stored = self.state.load()
+        self.digests = FileDigests()
+        self.budget = Budget(settings.max_model_calls, settings.max_sandbox_time)
+        self.stop = threading.Event()
+        self.stopped_by: str | None = None
+        self.stages: dict[str, StageStats] = {}
+        self.name = settings.name or f"synth-{out.resolve().name}"
+        client_options = {"cache_dir": settings.cache_dir, "budget": self.budget}
+        self.generator = BudgetedClient(settings.model, settings.base_url, settings.api_key,
+                                        temperature=settings.generate_temperature, **client_options)
+        self.actor = BudgetedClient(settings.model, settings.base_url, settings.api_key,
+                                    temperature=settings.rollout_temperature, **client_options)
+        self.prober = BudgetedClient(settings.model, settings.base_url, settings.api_key,
+                                     temperature=settings.probe_temperature, **client_options)
+
+    def stage(self, name: str, unit: str = "tasks") -> StageStats:
+        self.stages[name] = StageStats(name, unit=unit)
+        return self.stages[name]
+
+    def halt(self, why: str) -> None:
+        self.stopped_by = self.stopped_by or why
+        self.stop.set()
+
+    def cached(self, item: str, part: str, key: str) -> dict[str, Any] | None:
+        record = self.stored.get((item, part, key))
+        return record["result"] if record is not None else None
+
+    def save(self, item: str, part: str, key: str, result: dict[str, Any]) -> None:
+        self.state.append({"task": item, "part": part, "key": key, "complete": True, "result": result,
+                           "at": now_iso()})
+
+    def files_digest(self, paths: dict[str, Path]) -> dict[str, str]:
+        return {rel: self.digests(path) for rel, path in sorted(paths.items())}
+
+    def factory(self, image: str) -> Callable[[], Any]:
+        return sandbox_factory(self.s.sandbox, image=image_tag(image))
+
+    def close(self) -> None:
+        for client in (self.generator, self.actor, self.prober):
+            client.close()
+
+
+def preflight(run: Run, images: Iterable[str]) -> None:
+    """The daemon, the images and the model endpoint, checked before any work, with clear errors."""
+    if (run.s.sandbox or os.environ.get("DSGYM_SANDBOX") or "docker") == "docker":
+        from dsgym.sandbox.docker import require_images
+
+        try:
+            require_images({name: image_tag(name) for name in set(images)})
+        except SandboxError as exc:
+            raise SynthError(str(exc)) from exc
+    try:
+        run.generator.check_reachable()
+    except LLMError as exc:
+        raise SynthError(str(exc)) from exc
