@@ -3,7 +3,12 @@
 Defaults: no network, memory = memory+swap, CPU and pids limits, read-only root,
 size-capped tmpfs ``/workspace`` and ``/tmp``, all capabilities dropped,
 ``no-new-privileges``, an unprivileged user, and an init process so an OOM kill
-of the kernel is not the end of the container.  Every container carries labels
+of the kernel is not the end of the container.
+
+The kernel's sockets and state live in a small tmpfs inside the container
+(``/run/dsgym``), which the host reaches through ``/proc/<container pid>/root``:
+nothing the sandbox writes lands on the host's disk.  The connection file the host
+writes is mounted read-only and copied in when the container starts.  Every container carries labels
 so ``prune`` can find the ones a killed process left behind.
 """
 
@@ -29,7 +34,11 @@ from dsgym.sandbox.images import default_image
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
 
 LABEL = "dsgym.sandbox"
-INSIDE_CONN = "/run/dsgym"
+INSIDE_CONN = "/run/dsgym"  # tmpfs: the kernel's sockets, state.json, startup.py
+INSIDE_SEED = "/run/dsgym-seed"  # read-only bind mount of the host's kernel.json
+CONN_SIZE = "1m"
+LAUNCH = (f"cp {INSIDE_SEED}/kernel.json {INSIDE_CONN}/kernel.json && "
+          f"exec python /opt/dsgym/kernel_launcher.py {INSIDE_CONN} /workspace")
 SANDBOX_UID = 1000  # the image's unprivileged user; used when the host runs as root
 
 _live: weakref.WeakSet[DockerSandbox] = weakref.WeakSet()
@@ -90,6 +99,7 @@ class DockerSandbox(Sandbox):
         self.limits = limits or Limits()
         self.extra_labels = labels or {}
         self.container = None
+        self.pid = 0  # the container's init process on the host, once started
         self.kernel: KernelSession | None = None
         self.root: Path | None = None
         self._closed = False
@@ -103,14 +113,12 @@ class DockerSandbox(Sandbox):
         uid = SANDBOX_UID if os.geteuid() == 0 else os.geteuid()
         gid = SANDBOX_UID if os.geteuid() == 0 else os.getegid()
         self.root = Path(tempfile.mkdtemp(prefix="dsgym-", dir=os.environ.get("DSGYM_TMPDIR")))
-        conn, data = self.root / "conn", self.root / "data"
-        conn.mkdir()
+        seed, data = self.root / "seed", self.root / "data"
+        seed.mkdir()
         data.mkdir()
-        if os.geteuid() == 0:
-            os.chown(conn, uid, gid)
         self.root.chmod(0o755)
-        connection = write_connection_file(conn, INSIDE_CONN)
-        (conn / "kernel.json").chmod(0o644)
+        connection = write_connection_file(seed, INSIDE_CONN)
+        (seed / "kernel.json").chmod(0o644)
         limits = self.limits
         labels = {LABEL: "1", "dsgym.owner": f"{socket.gethostname()}:{os.getpid()}",
                   "dsgym.root": str(self.root), "dsgym.created": f"{time.time():.0f}",
@@ -132,10 +140,12 @@ class DockerSandbox(Sandbox):
                 tmpfs={
                     "/workspace": f"size={limits.workspace_size},uid={uid},gid={gid},mode=0755",
                     "/tmp": f"size={limits.tmp_size},mode=1777",
+                    INSIDE_CONN: f"size={CONN_SIZE},uid={uid},gid={gid},mode=0700",
                 },
+                command=["sh", "-c", LAUNCH],
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
-                volumes={str(conn): {"bind": INSIDE_CONN, "mode": "rw"},
+                volumes={str(seed): {"bind": INSIDE_SEED, "mode": "ro"},
                          str(data): {"bind": self.data_dir, "mode": "ro"}},
                 labels=labels,
                 working_dir=self.workdir,
@@ -160,6 +170,18 @@ class DockerSandbox(Sandbox):
         except docker.errors.APIError as exc:
             self.close()
             raise SandboxError(f"the sandbox container would not start: {exc.explanation or exc}") from exc
+        try:
+            self.container.reload()
+            pid = int(self.container.attrs["State"]["Pid"])
+            if pid <= 0:
+                raise ValueError("no process")
+        except (docker.errors.APIError, KeyError, TypeError, ValueError) as exc:
+            self.close()
+            raise SandboxError(f"the sandbox container stopped at once: {self._logs()}") from exc
+        # the container's own /run/dsgym, seen from the host (sockets are reached by path)
+        self.pid = pid
+        conn = Path(f"/proc/{pid}/root{INSIDE_CONN}")
+        connection["ip"] = str(conn / "k")
         self.kernel = KernelSession(conn, connection, self._is_up, self._kill_kernel)
         try:
             self.kernel.wait_ready(timeout)
@@ -225,6 +247,8 @@ class DockerSandbox(Sandbox):
     # -- internals -------------------------------------------------------------------------------
 
     def _is_up(self) -> bool:
+        if self.pid and not os.path.exists(f"/proc/{self.pid}"):  # gone before Docker says so
+            return False
         try:
             self.container.reload()
         except docker.errors.NotFound:

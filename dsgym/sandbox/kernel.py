@@ -195,6 +195,8 @@ class KernelSession:
         if not self.is_up():
             raise SandboxError("the sandbox stopped while running a cell (killed from outside?)")
         state = self.state()
+        if not state:  # unreadable (sandbox code may forge it): no evidence that the kernel died
+            return False
         if state.get("generation") == self.generation and state.get("alive"):
             return False
         result.kernel_died = True

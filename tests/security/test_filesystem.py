@@ -141,6 +141,36 @@ def test_the_container_log_cannot_fill_the_host_disk(make_env):
         assert os.path.getsize(log_path) < 3 << 20, f"the container log grew to {os.path.getsize(log_path)} bytes"
 
 
+def du(path) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files
+               if os.path.isfile(os.path.join(d, f)))
+
+
+def test_the_kernel_folder_cannot_fill_the_host_disk(make_env):
+    """/run/dsgym (the kernel's sockets and state) is writable by sandbox code; it is a 1 MB tmpfs
+    inside the container, so nothing written there reaches the host's disk."""
+    env = make_env("secret-test/sum-y", cell_timeout=60)
+    env.reset(seed=0)
+    sandbox = env.unwrapped.sandbox
+    host_before = du(sandbox.root)
+    result, obs, _ = cell_json(env, (
+        "import os\nwritten = 0\n"
+        "try:\n"
+        "    with open('/run/dsgym/filler', 'wb') as handle:\n"
+        "        for _ in range(64):\n"
+        "            handle.write(b'z' * (1 << 20)); handle.flush(); written += 1 << 20\n"
+        "    error = None\n"
+        "except OSError as exc:\n"
+        "    error = exc.errno\n"
+        "emit({'written': written, 'error': error, 'mount': [l for l in open('/proc/mounts') "
+        "if ' /run/dsgym ' in l]})\n"))
+    assert result["error"] == 28 and result["written"] <= 1 << 20, result  # ENOSPC at the cap
+    assert result["mount"] and result["mount"][0].split()[2] == "tmpfs", result
+    assert du(sandbox.root) - host_before < 1 << 16  # nothing landed in the sandbox's host folder
+    obs, *_ = env.step(python("import os\nos.remove('/run/dsgym/filler')\nprint(6 * 7)"))
+    assert obs.strip() == "42", obs
+
+
 @pytest.mark.parametrize("forgery", ["symlink-to-dev-zero", "fifo", "huge-file"])
 def test_a_forged_state_file_neither_hangs_nor_floods_the_host(make_env, forgery):
     """The host polls state.json in the writable connection directory; sandbox code can replace it.
