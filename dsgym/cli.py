@@ -297,8 +297,23 @@ def _eval_settings(targets: Optional[list[str]], out: Optional[Path], *, agent: 
     return settings
 
 
-def _check_outside_world(settings, jobs, agent) -> None:
-    """Before any episode: the Docker daemon, the sandbox images and the model endpoint, with clear errors."""
+def _ray_backend(backend: str, address: Optional[str], cpus: float):
+    """The Ray backend the options ask for (None: the local one)."""
+    if backend not in ("local", "ray"):
+        fail(f"--backend must be local or ray, not {backend!r}")
+    if backend == "local":
+        if address:
+            fail("--address needs --backend ray")
+        return None
+    from dsgym.ray_backend import RayBackend
+
+    if cpus <= 0:
+        fail("--ray-cpus must be positive")
+    return RayBackend(address=address, num_cpus=cpus)
+
+
+def _check_outside_world(settings, jobs, agent, ray=None) -> None:
+    """Before any episode: the Docker daemon, the sandbox images (on every Ray node) and the model endpoint."""
     from dsgym import registry
     from dsgym.llm import LLMError
     from dsgym.sandbox.base import SandboxError
@@ -311,8 +326,13 @@ def _check_outside_world(settings, jobs, agent) -> None:
         tags = {None: given} if given else {
             name: image_tag(name) for name in {registry.get_suite(job.suite).image for job in jobs}}
         try:
-            require_images(tags)
-        except SandboxError as exc:
+            if ray is None:
+                require_images(tags)
+            else:
+                from dsgym.ray_backend import check_nodes
+
+                check_nodes(ray, tags)
+        except (SandboxError, RuntimeError) as exc:
             fail(str(exc))
     client = getattr(agent, "client", None)
     if client is not None and hasattr(client, "check_reachable"):
@@ -352,7 +372,14 @@ def evaluate(
                                              "passed to the agent."),
     samples: Optional[int] = typer.Option(None, "--samples", "-k", help="Episodes per task (default 1); "
                                           "pass@k uses k = samples."),
-    concurrency: int = typer.Option(1, "--concurrency", "-j", help="Episodes at once, each in its own sandbox."),
+    concurrency: int = typer.Option(1, "--concurrency", "-j", help="Episodes at once, each in its own sandbox "
+                                    "(with --backend ray: tasks in flight; 1 means what the cluster fits)."),
+    backend: str = typer.Option("local", help="local (threads on this machine) or ray (one Ray task per "
+                                "episode; pip install 'dsgym[ray]')."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster: auto, ray://host:10001, or none to start a "
+                                          "local Ray on this machine."),
+    ray_cpus: float = typer.Option(1.0, help="CPUs Ray reserves per episode (lower it for agents that mostly "
+                                   "wait on a model)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder for episodes.jsonl and "
                                        "manifest.json (default: runs/<agent>-<time>). Rerun into it to resume."),
     sandbox: Optional[str] = typer.Option(None, help="docker (default) or local (NOT isolated); env DSGYM_SANDBOX."),
@@ -411,7 +438,8 @@ def evaluate(
     if out is None:
         label = "-".join(part for part in (settings.agent, settings.agent_kwargs.get("model")) if part)
         out = Path("runs") / (re.sub(r"[^A-Za-z0-9_.-]+", "_", label) + time.strftime("-%Y%m%d-%H%M%S"))
-    _check_outside_world(settings, jobs, probe)
+    ray = _ray_backend(backend, address, ray_cpus)
+    _check_outside_world(settings, jobs, probe, ray)
     err.print(f"run folder: {out}  ({len(jobs)} episodes: {len(jobs) // settings.samples} task(s) x "
               f"{settings.samples} sample(s); agent {probe.name})", **PLAIN)
 
@@ -452,7 +480,8 @@ def evaluate(
         with progress:
             runner.evaluate(settings, out, concurrency=concurrency, retries=retries, backoff=retry_backoff,
                             max_errors=limit, retry_errors=retry_errors, force=force, command=sys.argv,
-                            agent_config=_agent_config(probe), on_plan=planned, on_result=finished)
+                            agent_config=_agent_config(probe), on_plan=planned, on_result=finished,
+                            backend=ray)
     except runner.RunDirError as exc:
         fail(str(exc))
     except runner.RunAborted as exc:

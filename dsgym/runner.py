@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsgym import registry
 from dsgym.agents.base import Agent
@@ -48,6 +48,9 @@ from dsgym.predict.grade import grade as grade_submission
 from dsgym.scoring import score_answer
 from dsgym.scoring.result import Score
 from dsgym.task import Task
+
+if TYPE_CHECKING:
+    from dsgym.ray_backend import RayBackend
 
 EPISODES = "episodes.jsonl"
 ARTIFACTS = "artifacts"  # figures and submission files of the run's episodes
@@ -272,7 +275,7 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
         env_options: dict[str, Any] | None = None,
         on_result: Callable[[EpisodeRecord], None] | None = None,
         episode_timeout: float | None = None, retries: int = 2, backoff: float = 2.0,
-        max_errors: float | None = None) -> list[EpisodeRecord]:
+        max_errors: float | None = None, backend: RayBackend | None = None) -> list[EpisodeRecord]:
     """Play every job (``concurrency`` at once) and return the records in job order.
 
     ``agent_factory`` is called once per attempt, in the episode's worker thread.
@@ -280,7 +283,14 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
     writer).  ``episode_timeout``: hard seconds per episode, retries included.
     ``max_errors``: raise ``RunAborted`` once more episodes than this (a count, or a
     fraction of the jobs) ended in error.  On Ctrl-C every in-flight sandbox is removed.
+    ``backend``: play each episode as a Ray task instead (``dsgym.ray_backend``); then
+    ``concurrency`` is the most tasks in flight (1, the default, means what the cluster fits)
+    and ``agent_factory`` must be picklable.
     """
+    if backend is not None:
+        return _run_on_ray(jobs, agent_factory, backend, concurrency=concurrency, env_options=env_options,
+                           on_result=on_result, episode_timeout=episode_timeout, retries=retries,
+                           backoff=backoff, max_errors=max_errors)
     if episode_timeout is not None and episode_timeout <= 0:
         raise ValueError("episode_timeout must be positive")
     options = dict(env_options or {})
@@ -341,6 +351,29 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
             _stop_sandboxes()
         raise
     return [records[i] for i in range(len(jobs))]
+
+
+def _run_on_ray(jobs: list[Job], agent_factory: Callable[[], Agent], backend: RayBackend, *, concurrency: int,
+                env_options: dict[str, Any] | None, on_result: Callable[[EpisodeRecord], None] | None,
+                episode_timeout: float | None, retries: int, backoff: float,
+                max_errors: float | None) -> list[EpisodeRecord]:
+    from dsgym import ray_backend
+
+    limit = error_limit(max_errors, len(jobs))
+    finished: list[EpisodeRecord] = []
+
+    def counted(record: EpisodeRecord) -> None:
+        finished.append(record)
+        if on_result:
+            on_result(record)
+        errors = sum(r.status == "error" for r in finished)
+        if limit is not None and errors > limit:
+            raise RunAborted(f"aborted: {errors} of {len(finished)} finished episode(s) failed, more "
+                             f"than max_errors={max_errors:g} allows", list(finished))
+
+    return ray_backend.run_jobs(jobs, agent_factory, backend, concurrency=concurrency if concurrency > 1 else None,
+                                env_options=dict(env_options or {}), on_result=counted,
+                                episode_timeout=episode_timeout, retries=max(0, retries), backoff=backoff)
 
 
 def _stop_sandboxes() -> None:
@@ -597,13 +630,15 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
              backoff: float = 2.0, max_errors: float | None = None, retry_errors: bool = False,
              force: bool = False, command: list[str] | None = None, agent_config: dict[str, Any] | None = None,
              on_plan: Callable[[EvalOutcome, list[Job]], None] | None = None,
-             on_result: Callable[[EpisodeRecord], None] | None = None) -> EvalOutcome:
+             on_result: Callable[[EpisodeRecord], None] | None = None,
+             backend: RayBackend | None = None) -> EvalOutcome:
     """Play the episodes of ``settings`` that ``out`` does not hold yet (or, ``retry_errors``, the errored ones).
 
     Refuses (``RunDirError``) when ``out`` holds a run of other settings or other
     prompts, unless ``force``, which moves the old files into ``out/replaced-<time>/``.
     Raises ``RunAborted`` (``max_errors``) and ``KeyboardInterrupt`` after recording
-    the invocation's end in the manifest; finished episodes are always kept.
+    the invocation's end in the manifest; finished episodes are always kept.  ``backend``
+    plays the episodes on Ray (the log and the resume are the same).
     """
     import dsgym
 
@@ -664,7 +699,9 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
             invocation = {"command": command or sys.argv, "dsgym_version": dsgym.__version__,
                           "started_at": started, "ended_at": None, "status": "running",
                           "options": {"concurrency": concurrency, "retries": retries, "backoff": backoff,
-                                      "max_errors": max_errors, "retry_errors": retry_errors, "force": force},
+                                      "max_errors": max_errors, "retry_errors": retry_errors, "force": force,
+                                      "backend": "ray" if backend else "local",
+                                      "address": backend.address if backend else None},
                           "planned": len(todo), "ran": 0, "errors": 0}
             manifest.setdefault("invocations", []).append(invocation)
             manifest.update(status="running", ended_at=None)
@@ -692,7 +729,7 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
                 env_options = {"artifacts_dir": str(out / ARTIFACTS), **settings.env_options}
                 run(todo, agent_factory, concurrency=concurrency, env_options=env_options,
                     on_result=record_one, episode_timeout=settings.episode_timeout, retries=retries,
-                    backoff=backoff, max_errors=max_errors)
+                    backoff=backoff, max_errors=max_errors, backend=backend)
                 status = "completed"
             except RunAborted:
                 status = "aborted"

@@ -58,7 +58,12 @@ def synth_command(
     max_model_calls: Optional[int] = typer.Option(None, help="Budget: model requests this invocation may send "
                                                              "(cached replies are free)."),
     max_sandbox_time: Optional[float] = typer.Option(None, help="Budget: sandbox seconds this invocation may use."),
-    concurrency: int = typer.Option(2, "--concurrency", "-j", help="Sandboxes at once."),
+    concurrency: int = typer.Option(2, "--concurrency", "-j", help="Sandboxes at once (with --backend ray: tasks "
+                                                                  "in flight; 1 means what the cluster fits)."),
+    backend: str = typer.Option("local", help="local, or ray: rollouts, re-runs and profiles as Ray tasks "
+                                              "(pip install 'dsgym[ray]')."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster: auto, ray://host:10001, or none for a local Ray."),
+    ray_cpus: float = typer.Option(1.0, help="CPUs Ray reserves per sandbox task."),
     llm_concurrency: int = typer.Option(8, help="Question-generation and probe requests in flight at once."),
     cache_dir: Optional[Path] = typer.Option(None, help="Disk cache of model replies (default <dsgym cache>/llm)."),
 ) -> None:
@@ -87,6 +92,7 @@ def synth_command(
         trivial_cells=trivial_cells, image=image, sandbox=sandbox, observation_role=observation_role,
         export_suite=export_suite, name=name, max_tasks=max_tasks, max_model_calls=max_model_calls,
         max_sandbox_time=max_sandbox_time, concurrency=concurrency, llm_concurrency=llm_concurrency,
+        backend=backend, address=address, ray_cpus=ray_cpus,
         cache_dir=str(cache_dir) if cache_dir else None)
     columns = [TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=err, transient=False) as progress:

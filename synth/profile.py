@@ -8,10 +8,13 @@ rollouts will see.  ``render`` turns it into compact text for the prompt.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dsgym.filter.execution import SandboxRunner
+from dsgym.sandbox.base import Sandbox, SandboxError
 from dsgym.synth import profile_script
 from dsgym.synth.sources import Dataset
 
@@ -25,6 +28,17 @@ def compute(dataset: Dataset, runner: SandboxRunner, data_dir: str = "/data") ->
     source = Path(profile_script.__file__).read_text()
     value, _ = runner.script(source, f"profile_files({data_dir!r}, {list(dataset.files)!r})", dataset.paths())
     return value
+
+
+def measure(dataset: Dataset, factory: Callable[[], Sandbox], timeout: float) -> dict[str, Any]:
+    """``{"profile": ...}`` or ``{"error": ...}``, and ``duration``; never raises (runs here or on a Ray worker)."""
+    started = time.monotonic()
+    try:
+        result: dict[str, Any] = {"profile": compute(dataset, SandboxRunner(factory, timeout))}
+    except (SandboxError, RuntimeError) as exc:
+        result = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    result["duration"] = time.monotonic() - started
+    return result
 
 
 def _columns(table: dict[str, Any]) -> list[str]:

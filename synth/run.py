@@ -76,6 +76,11 @@ class Run:
         self.stopped_by: str | None = None
         self.stages: dict[str, StageStats] = {}
         self.name = settings.name or f"synth-{out.resolve().name}"
+        self.ray = None
+        if settings.backend == "ray":
+            from dsgym.ray_backend import RayBackend
+
+            self.ray = RayBackend(address=settings.address, num_cpus=settings.ray_cpus)
         client_options = {"cache_dir": settings.cache_dir, "budget": self.budget}
         self.generator = BudgetedClient(settings.model, settings.base_url, settings.api_key,
                                         temperature=settings.generate_temperature, **client_options)
@@ -83,6 +88,25 @@ class Run:
                                     temperature=settings.rollout_temperature, **client_options)
         self.prober = BudgetedClient(settings.model, settings.base_url, settings.api_key,
                                      temperature=settings.probe_temperature, **client_options)
+
+    def sandbox_map(self, items: list[Any], fn: Callable[..., dict[str, Any]], args: Callable[[Any], tuple],
+                    done: Callable[[Any, dict[str, Any]], None]) -> None:
+        """``fn(*args(item))`` for each item, ``-j`` at a time on threads here or as Ray tasks (``--backend ray``);
+        ``done(item, result)`` runs here as each ends.  ``fn`` must be module-level (picklable) and never raise;
+        ``done`` raising ``Stop`` ends the stage (work not started stays to do)."""
+        if self.ray is None:
+            parallel(items, lambda item: fn(*args(item)), self.s.concurrency, done, self.stop)
+            return
+        from dsgym import ray_backend
+
+        def finished(item: Any, value: Any, error: BaseException | None) -> None:
+            done(item, value if error is None else {"error": f"ray: {type(error).__name__}: {error}"[:500]})
+
+        try:
+            ray_backend.remote(self.ray, fn, items, args, finished,
+                               window=self.s.concurrency if self.s.concurrency > 1 else None)
+        except Stop:
+            self.stop.set()
 
     def stage(self, name: str, unit: str = "tasks") -> StageStats:
         self.stages[name] = StageStats(name, unit=unit)
@@ -116,9 +140,15 @@ def preflight(run: Run, images: Iterable[str]) -> None:
     if (run.s.sandbox or os.environ.get("DSGYM_SANDBOX") or "docker") == "docker":
         from dsgym.sandbox.docker import require_images
 
+        tags = {name: image_tag(name) for name in set(images)}
         try:
-            require_images({name: image_tag(name) for name in set(images)})
-        except SandboxError as exc:
+            if run.ray is None:
+                require_images(tags)
+            else:
+                from dsgym.ray_backend import check_nodes
+
+                check_nodes(run.ray, tags)
+        except (SandboxError, RuntimeError) as exc:
             raise SynthError(str(exc)) from exc
     try:
         run.generator.check_reachable()

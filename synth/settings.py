@@ -45,6 +45,9 @@ class SynthSettings:
     max_model_calls: int | None = None
     max_sandbox_time: float | None = None
     concurrency: int = 2
+    backend: str = "local"
+    address: str | None = None
+    ray_cpus: float = 1.0
     llm_concurrency: int = 8
     cache_dir: str | None = None
 
@@ -65,6 +68,14 @@ class SynthSettings:
             raise SynthError(f"observation_role must be one of {', '.join(export.OBSERVATION_ROLES)}")
         if self.max_tasks is not None and self.max_tasks < 0:
             raise SynthError("max_tasks must be >= 0")
+        if self.backend not in ("local", "ray"):
+            raise SynthError(f"backend must be local or ray, not {self.backend!r}")
+        if self.backend == "ray" and self.max_model_calls is not None:
+            raise SynthError("--max-model-calls counts the requests of this process; with --backend ray the "
+                             "rollouts' requests are made on the workers: bound the run with --max-tasks and "
+                             "--max-sandbox-time instead")
+        if self.address and self.backend != "ray":
+            raise SynthError("--address needs --backend ray")
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)

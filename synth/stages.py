@@ -16,11 +16,9 @@ from typing import Any
 
 from dsgym import registry, runner
 from dsgym.episode import EpisodeRecord, now_iso
-from dsgym.filter.execution import SandboxRunner
 from dsgym.filter.probe import probe_key, probe_result, run_sample
 from dsgym.filter.state import digest
 from dsgym.llm import LLMError
-from dsgym.sandbox import SandboxError
 from dsgym.sandbox.images import image_tag
 from dsgym.synth import filters, generate, profile, verify
 from dsgym.synth.budget import BudgetExhausted
@@ -48,28 +46,19 @@ def profiles(run: Run, datasets: list[Dataset]) -> dict[str, dict[str, Any]]:
         else:
             todo.append(ds)
 
-    def work(ds: Dataset) -> dict[str, Any] | None:
-        if not run.budget.sandbox_left:
-            raise Stop()
-        started = time.monotonic()
-        try:
-            return profile.compute(ds, SandboxRunner(run.factory(ds.image), run.s.cell_timeout, run.stop))
-        except (SandboxError, RuntimeError) as exc:
-            return {"error": f"{type(exc).__name__}: {exc}"[:500]}
-        finally:
-            run.budget.add_sandbox(time.monotonic() - started)
-
-    def done(ds: Dataset, result: dict[str, Any] | None) -> None:
-        if result is not None and "error" not in result:
-            found[ds.name] = result
-            run.save(ds.name, "profile", keys[ds.name], result)
+    def done(ds: Dataset, result: dict[str, Any]) -> None:
+        run.budget.add_sandbox(result.get("duration", 0.0))
+        if "profile" in result:
+            found[ds.name] = result["profile"]
+            run.save(ds.name, "profile", keys[ds.name], result["profile"])
         run.progress("profile", len(found), len(datasets))
         if not run.budget.sandbox_left:
             run.halt(f"budget: {run.budget.spent()}")
             raise Stop()
 
     run.progress("profile", len(found), len(datasets))
-    parallel(todo, work, run.s.concurrency, done, run.stop)
+    if run.budget.sandbox_left:
+        run.sandbox_map(todo, profile.measure, lambda ds: (ds, run.factory(ds.image), run.s.cell_timeout), done)
     stats.output = len(found)
     stats.pending = len(datasets) - len(found)
     return found
@@ -183,11 +172,17 @@ def rollouts(run: Run, tasks: list[Task]) -> dict[str, dict[int, dict[str, Any]]
     env_options = {"sandbox": run.s.sandbox or os.environ.get("DSGYM_SANDBOX") or "docker",
                    "max_turns": run.s.max_turns, "cell_timeout": run.s.cell_timeout,
                    "episode_budget": run.s.episode_budget, "artifacts_dir": str(folder / runner.ARTIFACTS)}
-    agent_kwargs = {"client": run.actor, "temperature": run.s.rollout_temperature, "keep_conversation": True,
+    # on Ray each worker builds its own client (same endpoint and disk cache); here they share one
+    connection = ({"client": run.actor} if run.ray is None else
+                  {"model": run.s.model, "base_url": run.s.base_url, "api_key": run.s.api_key,
+                   "cache_dir": run.s.cache_dir})
+    agent_kwargs = {**connection, "temperature": run.s.rollout_temperature, "keep_conversation": True,
                     **run.s.agent_kwargs}
 
-    def make_agent():
-        return load_agent(run.s.agent, **agent_kwargs)
+    agent_name = run.s.agent
+
+    def make_agent():  # closes over plain values only: on Ray it is pickled to the workers
+        return load_agent(agent_name, **agent_kwargs)
 
     try:
         agent_config = make_agent().config()
@@ -237,7 +232,7 @@ def rollouts(run: Run, tasks: list[Task]) -> dict[str, dict[int, dict[str, Any]]
         if jobs and not run.stop.is_set():
             try:
                 runner.run(jobs, make_agent, concurrency=run.s.concurrency, env_options=env_options,
-                           on_result=on_result, episode_timeout=2 * run.s.episode_budget + 60)
+                           on_result=on_result, episode_timeout=2 * run.s.episode_budget + 60, backend=run.ray)
             except Stop:
                 pass
     finally:
@@ -296,16 +291,14 @@ def verify_rollouts(run: Run, tasks: list[Task], rollouts: dict[str, dict[int, d
     total = len(keys)
     stats.input = total
 
-    def work(item: tuple[str, int]) -> dict[str, Any]:
-        if not run.budget.sandbox_left:
-            raise Stop()
+    def args(item: tuple[str, int]) -> tuple:
         task = by_id[item[0]]
-        verdict = verify.verify(task, rollouts[item[0]][item[1]], run.factory(image_of[task.metadata["dataset"]]),
-                                run.s.cell_timeout)
-        run.budget.add_sandbox(verdict.get("duration", 0.0))
-        return verdict
+        return task, rollouts[item[0]][item[1]], run.factory(image_of[task.metadata["dataset"]]), run.s.cell_timeout
 
     def done(item: tuple[str, int], verdict: dict[str, Any]) -> None:
+        run.budget.add_sandbox(verdict.get("duration", 0.0))
+        if "error" in verdict:  # the Ray task itself failed
+            verdict = {"status": verify.RERUN_ERROR, "reason": verdict["error"]}
         if verdict["status"] != verify.RERUN_ERROR:
             verdicts[item[0]][item[1]] = verdict
             run.save(f"{item[0]}#{item[1]}", "verify", keys[item], verdict)
@@ -315,7 +308,8 @@ def verify_rollouts(run: Run, tasks: list[Task], rollouts: dict[str, dict[int, d
             raise Stop()
 
     run.progress("verify", total - len(todo), total)
-    parallel(todo, work, run.s.concurrency, done, run.stop)
+    if run.budget.sandbox_left:
+        run.sandbox_map(todo, verify.verify, args, done)
     for per_task in verdicts.values():
         for verdict in per_task.values():
             if verdict["status"] != verify.VERIFIED:
