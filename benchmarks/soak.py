@@ -99,7 +99,7 @@ def soak(episodes: int = 300, concurrency: int = 4, seed: int = 0, kill_every: f
     """Run the soak and return its figures (see the module docstring)."""
     tasks = sorted(t.id for t in registry.get_suite(SUITE).tasks.values() if t.solution)
     samples = -(-episodes // len(tasks))
-    targets = [f"{SUITE}/{task_id}" for task_id in tasks]
+    targets = [f"{SUITE}/{task_id}" for task_id in tasks[:-(-episodes // samples)]]  # tasks x samples >= episodes
     rng = random.Random(seed)
     lock = threading.Lock()
     faults: Counter[str] = Counter()
@@ -119,9 +119,6 @@ def soak(episodes: int = 300, concurrency: int = 4, seed: int = 0, kill_every: f
         settings = runner.EvalSettings(targets=targets, agent="faulty-oracle", samples=samples,
                                        env_options={"cell_timeout": CELL_TIMEOUT, "max_turns": 6},
                                        episode_timeout=120.0)
-        # the planned jobs are tasks x samples; the soak keeps the first ``episodes`` of them
-        jobs = runner.expand(targets, samples)[:episodes]
-        settings.targets = sorted({job.env_id for job in jobs})
         kills: list[str] = []
         stop = threading.Event()
         thread = threading.Thread(target=killer, args=(stop, kill_every, random.Random(seed + 1), kills), daemon=True)

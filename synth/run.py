@@ -120,6 +120,18 @@ class Run:
         record = self.stored.get((item, part, key))
         return record["result"] if record is not None else None
 
+    def reuse(self, part: str, keys: dict[str, str], stats: StageStats) -> tuple[dict[str, Any], list[str]]:
+        """The results the resume log holds for ``keys`` (item name -> key), and the names still to do."""
+        found, todo = {}, []
+        for name, key in keys.items():
+            hit = self.cached(name, part, key)
+            if hit is None:
+                todo.append(name)
+            else:
+                found[name] = hit
+        stats.reused += len(found)
+        return found, todo
+
     def save(self, item: str, part: str, key: str, result: dict[str, Any]) -> None:
         self.state.append({"task": item, "part": part, "key": key, "complete": True, "result": result,
                            "at": now_iso()})

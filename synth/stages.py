@@ -36,15 +36,8 @@ def profiles(run: Run, datasets: list[Dataset]) -> dict[str, dict[str, Any]]:
     script = hashlib.sha256(Path(profile.profile_script.__file__).read_bytes()).hexdigest()
     keys = {ds.name: digest({"v": profile.PROFILE_VERSION, "script": script, "image": image_tag(ds.image),
                              "files": run.files_digest(ds.paths())}) for ds in datasets}
-    found: dict[str, dict[str, Any]] = {}
-    todo = []
-    for ds in datasets:
-        hit = run.cached(ds.name, "profile", keys[ds.name])
-        if hit is not None:
-            found[ds.name] = hit
-            stats.reused += 1
-        else:
-            todo.append(ds)
+    found, names = run.reuse("profile", keys, stats)
+    todo = [ds for ds in datasets if ds.name in names]
 
     def done(ds: Dataset, result: dict[str, Any]) -> None:
         run.budget.add_sandbox(result.get("duration", 0.0))
@@ -71,15 +64,8 @@ def questions(run: Run, datasets: list[Dataset], profiles: dict[str, dict[str, A
     keys = {name: digest({"v": generate.GENERATE_VERSION, "messages": m, "model": run.s.model,
                           "base_url": run.generator.base_url, "temperature": run.s.generate_temperature})
             for name, m in messages.items()}
-    results: dict[str, dict[str, Any]] = {}
-    todo = []
-    for ds in ready:
-        hit = run.cached(ds.name, "generate", keys[ds.name])
-        if hit is not None:
-            results[ds.name] = hit
-            stats.reused += 1
-        else:
-            todo.append(ds)
+    results, names = run.reuse("generate", keys, stats)
+    todo = [ds for ds in ready if ds.name in names]
 
     def work(ds: Dataset) -> dict[str, Any] | None:
         try:
@@ -328,15 +314,8 @@ def probe(run: Run, agreed: dict[str, Task]) -> dict[str, Any]:
         return {}
     samples, temperature = run.s.probe_samples, run.s.probe_temperature
     keys = {tid: probe_key(task, run.prober, samples, temperature, None) for tid, task in agreed.items()}
-    results: dict[str, list[dict[str, Any]]] = {}
-    todo = []
-    for tid in agreed:
-        hit = run.cached(tid, "probe", keys[tid])
-        if hit is not None:
-            results[tid] = hit["samples"]
-            stats.reused += 1
-        else:
-            todo.append(tid)
+    stored, todo = run.reuse("probe", keys, stats)
+    results = {tid: hit["samples"] for tid, hit in stored.items()}
 
     def work(tid: str) -> list[dict[str, Any]]:
         if not run.budget.calls_left:

@@ -294,7 +294,8 @@ def prune(everything: bool = False) -> list[str]:
 
 
 def list_containers() -> list:
-    return client().containers.list(all=True, filters={"label": LABEL})
+    # ignore_removed: a container removed between the listing and its inspection is simply gone
+    return client().containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
 
 
 def _alive(pid: int) -> bool:
