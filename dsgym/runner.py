@@ -361,12 +361,14 @@ def _run_on_ray(jobs: list[Job], agent_factory: Callable[[], Agent], backend: Ra
 
     limit = error_limit(max_errors, len(jobs))
     finished: list[EpisodeRecord] = []
+    errors = 0
 
     def counted(record: EpisodeRecord) -> None:
+        nonlocal errors
         finished.append(record)
+        errors += record.status == "error"
         if on_result:
             on_result(record)
-        errors = sum(r.status == "error" for r in finished)
         if limit is not None and errors > limit:
             raise RunAborted(f"aborted: {errors} of {len(finished)} finished episode(s) failed, more "
                              f"than max_errors={max_errors:g} allows", list(finished))
@@ -467,6 +469,7 @@ def latest(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so a crash leaves the old file or the new one, never a mix."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -575,7 +578,7 @@ def read_manifest(out: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def write_manifest(out: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
     atomic_write(Path(out) / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
-                                         + "\n").encode())
+                                        + "\n").encode())
 
 
 def settings_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

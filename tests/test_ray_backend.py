@@ -28,11 +28,12 @@ TASKS = ["dsgym-tasks-lite/iris-kmeans-ari", "dsgym-tasks-lite/iris-weakest-anov
 def ray_session():
     import ray
 
-    os.environ["PYTHONPATH"] = str(REPO)  # workers import the tests' modules like the driver
-    backend = RayBackend(local_cpus=2)
-    backend.init()
-    yield backend
-    ray.shutdown()
+    with pytest.MonkeyPatch.context() as patch:  # restored after: later tests' subprocesses must not see it
+        patch.setenv("PYTHONPATH", str(REPO))  # the workers import what the driver imports
+        backend = RayBackend(local_cpus=2)
+        backend.init()
+        yield backend
+        ray.shutdown()
 
 
 @pytest.fixture(scope="module")
