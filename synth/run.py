@@ -28,7 +28,7 @@ class Stop(Exception):
 
 
 def parallel(items: list[Any], work: Callable[[Any], Any], workers: int, on_done: Callable[[Any, Any], None],
-              stop: threading.Event) -> None:
+             stop: threading.Event) -> None:
     """Run ``work(item)`` on a thread pool, ``on_done(item, result)`` in this thread; ``stop`` ends it early.
 
     ``work`` raising ``Stop`` sets ``stop``: items not started are skipped; those

@@ -255,7 +255,7 @@ def _rollout_manifest(run: Run, folder: Path, tasks: list[Task], agent_config: d
 
 
 def verify_rollouts(run: Run, tasks: list[Task], rollouts: dict[str, dict[int, dict[str, Any]]],
-            image_of: dict[str, str]) -> dict[str, dict[int, dict[str, Any]]]:
+                    image_of: dict[str, str]) -> dict[str, dict[int, dict[str, Any]]]:
     stats = run.stage("verify", "rollouts")
     verdicts: dict[str, dict[int, dict[str, Any]]] = {t.id: {} for t in tasks}
     by_id = {t.id: t for t in tasks}
