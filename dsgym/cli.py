@@ -314,32 +314,18 @@ def _ray_backend(backend: str, address: Optional[str], cpus: float):
 
 def _check_outside_world(settings, jobs, agent, ray=None) -> None:
     """Before any episode: the Docker daemon, the sandbox images (on every Ray node) and the model endpoint."""
-    from dsgym import registry
-    from dsgym.llm import LLMError
-    from dsgym.sandbox.base import SandboxError
+    from dsgym import preflight, registry
     from dsgym.sandbox.images import image_tag
 
-    if settings.env_options.get("sandbox", "docker") == "docker":
-        from dsgym.sandbox.docker import require_images
-
-        given = settings.env_options.get("image")
-        tags = {None: given} if given else {
-            name: image_tag(name) for name in {registry.get_suite(job.suite).image for job in jobs}}
-        try:
-            if ray is None:
-                require_images(tags)
-            else:
-                from dsgym.ray_backend import check_nodes
-
-                check_nodes(ray, tags)
-        except (SandboxError, RuntimeError) as exc:
-            fail(str(exc))
+    given = settings.env_options.get("image")
+    tags = {None: given} if given else {
+        name: image_tag(name) for name in {registry.get_suite(job.suite).image for job in jobs}}
     client = getattr(agent, "client", None)
-    if client is not None and hasattr(client, "check_reachable"):
-        try:
-            client.check_reachable()
-        except LLMError as exc:
-            fail(str(exc))
+    try:
+        preflight.check(tags, sandbox=settings.env_options.get("sandbox", "docker"), ray=ray,
+                        client=client if hasattr(client, "check_reachable") else None)
+    except preflight.PreflightError as exc:
+        fail(str(exc))
 
 
 def _agent_config(agent) -> dict:

@@ -12,8 +12,7 @@ from typing import Any
 from dsgym.episode import now_iso
 from dsgym.filter.grounding import FileDigests
 from dsgym.filter.state import StateStore
-from dsgym.llm import LLMError
-from dsgym.sandbox import SandboxError, sandbox_factory
+from dsgym.sandbox import sandbox_factory
 from dsgym.sandbox.images import image_tag
 from dsgym.synth.budget import Budget, BudgetedClient
 from dsgym.synth.report import StageStats
@@ -149,20 +148,10 @@ class Run:
 
 def preflight(run: Run, images: Iterable[str]) -> None:
     """The daemon, the images and the model endpoint, checked before any work, with clear errors."""
-    if (run.s.sandbox or os.environ.get("DSGYM_SANDBOX") or "docker") == "docker":
-        from dsgym.sandbox.docker import require_images
+    from dsgym import preflight as outside
 
-        tags = {name: image_tag(name) for name in set(images)}
-        try:
-            if run.ray is None:
-                require_images(tags)
-            else:
-                from dsgym.ray_backend import check_nodes
-
-                check_nodes(run.ray, tags)
-        except (SandboxError, RuntimeError) as exc:
-            raise SynthError(str(exc)) from exc
     try:
-        run.generator.check_reachable()
-    except LLMError as exc:
+        outside.check({name: image_tag(name) for name in set(images)}, ray=run.ray, client=run.generator,
+                      sandbox=run.s.sandbox or os.environ.get("DSGYM_SANDBOX") or "docker")
+    except outside.PreflightError as exc:
         raise SynthError(str(exc)) from exc

@@ -1,0 +1,39 @@
+"""Before any work: the Docker daemon, the sandbox images (on every Ray node) and the model endpoint.
+
+``dsgym eval`` and ``dsgym synth`` both call ``check`` so that a missing piece of the
+outside world stops them at once with what to do, instead of failing every episode.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dsgym.llm import LLMError
+from dsgym.sandbox.base import SandboxError
+
+if TYPE_CHECKING:
+    from dsgym.llm import LLMClient
+    from dsgym.ray_backend import RayBackend
+
+
+class PreflightError(RuntimeError):
+    """Something outside dsgym is missing; the message says what and how to fix it."""
+
+
+def check(images: dict[str | None, str], *, sandbox: str, ray: RayBackend | None = None,
+          client: LLMClient | None = None) -> None:
+    """``images`` maps image names (None for a tag given by hand) to tags; only the docker sandbox needs them."""
+    try:
+        if sandbox == "docker":
+            if ray is None:
+                from dsgym.sandbox.docker import require_images
+
+                require_images(images)
+            else:
+                from dsgym.ray_backend import check_nodes
+
+                check_nodes(ray, images)
+        if client is not None:
+            client.check_reachable()
+    except (SandboxError, LLMError, RuntimeError) as exc:
+        raise PreflightError(str(exc)) from exc
