@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
-import socket
 import sys
 import tempfile
 import threading
@@ -77,8 +77,7 @@ def available_mb() -> float:
 def own_containers() -> list:
     from dsgym.sandbox.docker import list_containers
 
-    owner = f"{socket.gethostname()}:{__import__('os').getpid()}"
-    return [c for c in list_containers() if c.labels.get("dsgym.owner") == owner]
+    return list_containers(owned_by=os.getpid())
 
 
 def killer(stop: threading.Event, every: float, rng: random.Random, kills: list[str]) -> None:

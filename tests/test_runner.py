@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -145,8 +144,7 @@ def keys(records: list[dict]) -> list[str]:
 def my_containers(pid: int) -> list:
     from dsgym.sandbox.docker import list_containers
 
-    owner = f"{socket.gethostname()}:{pid}"
-    return [c for c in list_containers() if c.labels.get("dsgym.owner") == owner]
+    return list_containers(owned_by=pid)
 
 
 def write_suite(root: Path, name: str, tasks: list[dict]) -> Path:

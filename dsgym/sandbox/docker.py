@@ -120,7 +120,7 @@ class DockerSandbox(Sandbox):
         connection = write_connection_file(seed, INSIDE_CONN)
         (seed / "kernel.json").chmod(0o644)
         limits = self.limits
-        labels = {LABEL: "1", "dsgym.owner": f"{socket.gethostname()}:{os.getpid()}",
+        labels = {LABEL: "1", "dsgym.owner": owner(),
                   "dsgym.root": str(self.root), "dsgym.created": f"{time.time():.0f}",
                   **self.extra_labels}
         memory = _parse_bytes(limits.memory)
@@ -276,9 +276,8 @@ def prune(everything: bool = False) -> list[str]:
     """
     removed = []
     host = socket.gethostname()
-    for container in client().containers.list(all=True, filters={"label": LABEL}):
-        owner = container.labels.get("dsgym.owner", "")
-        owner_host, _, pid = owner.rpartition(":")
+    for container in list_containers():
+        owner_host, _, pid = container.labels.get("dsgym.owner", "").rpartition(":")
         if not everything:
             if owner_host != host or not pid.isdigit() or _alive(int(pid)):
                 continue
@@ -293,9 +292,16 @@ def prune(everything: bool = False) -> list[str]:
     return removed
 
 
-def list_containers() -> list:
+def owner(pid: int | None = None) -> str:
+    """The ``dsgym.owner`` label of the containers a process (default: this one) starts."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
+
+
+def list_containers(owned_by: int | None = None) -> list:
+    """Labelled containers (of one process, with ``owned_by``), running or not."""
+    labels = [LABEL] if owned_by is None else [LABEL, f"dsgym.owner={owner(owned_by)}"]
     # ignore_removed: a container removed between the listing and its inspection is simply gone
-    return client().containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
+    return client().containers.list(all=True, filters={"label": labels}, ignore_removed=True)
 
 
 def _alive(pid: int) -> bool:
