@@ -8,6 +8,8 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tests.helpers import python
 
@@ -48,6 +50,23 @@ def host_addresses() -> list[str]:
     if bridge:
         addresses.append(bridge)
     return addresses
+
+
+@contextmanager
+def host_servers(kind: int) -> Iterator[list[socket.socket]]:
+    """One server socket of ``kind`` (SOCK_STREAM listens) on each host address, closed afterwards."""
+    servers: list[socket.socket] = []
+    try:
+        for address in host_addresses():
+            server = socket.socket(socket.AF_INET, kind)
+            servers.append(server)
+            server.bind((address, 0))
+            if kind == socket.SOCK_STREAM:
+                server.listen(16)
+        yield servers
+    finally:
+        for server in servers:
+            server.close()
 
 
 def assert_offline(env) -> None:

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from tests.security.probe import assert_offline, cell_json, host_addresses
+from tests.security.probe import assert_offline, cell_json, host_addresses, host_servers
 
 pytestmark = pytest.mark.docker
 
@@ -22,13 +22,7 @@ def test_tcp_to_servers_on_the_host_is_refused(make_env):
     env = make_env("secret-test/sum-y", cell_timeout=30)
     env.reset(seed=0)
     assert_offline(env)
-    servers = []
-    try:
-        for address in host_addresses():
-            server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            server.bind((address, 0))
-            server.listen(16)
-            servers.append(server)
+    with host_servers(socket.SOCK_STREAM) as servers:
         targets = [server.getsockname() for server in servers]
         for server, target in zip(servers, targets):  # the servers work: the host can connect
             with socket.create_connection(target, timeout=2):
@@ -59,21 +53,13 @@ def test_tcp_to_servers_on_the_host_is_refused(make_env):
         for server in servers:  # and nothing got through to the host's servers
             with pytest.raises(BlockingIOError):
                 server.accept()
-    finally:
-        for server in servers:
-            server.close()
 
 
 def test_udp_to_servers_on_the_host_never_arrives(make_env):
     env = make_env("secret-test/sum-y", cell_timeout=30)
     env.reset(seed=0)
     assert_offline(env)
-    servers = []
-    try:
-        for address in host_addresses():
-            server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            server.bind((address, 0))
-            servers.append(server)
+    with host_servers(socket.SOCK_DGRAM) as servers:
         targets = [server.getsockname() for server in servers]
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:  # the servers work
             for server, target in zip(servers, targets):
@@ -104,9 +90,6 @@ def test_udp_to_servers_on_the_host_never_arrives(make_env):
             server.settimeout(0.5)
             with pytest.raises(socket.timeout):
                 server.recvfrom(100)
-    finally:
-        for server in servers:
-            server.close()
 
 
 def test_raw_and_packet_sockets_are_refused(make_env):
