@@ -35,7 +35,14 @@ def make(env_id: str, **options: Any) -> gymnasium.Env:
     return env
 
 
+def make_vec(env_id: str, num_envs: int = 1, **options: Any) -> gymnasium.vector.VectorEnv:
+    """``num_envs`` envs of ``env_id`` stepped together (see ``dsgym.vector.make_vec``)."""
+    from dsgym.vector import make_vec as vectorized
+
+    return vectorized(env_id, num_envs, **options)
+
+
 suites()  # registers the embedded suites' ids with Gymnasium on import
 
 __all__ = ["UnknownEnvError", "__version__", "add_suite", "get_suite", "get_task", "make",
-           "register_official", "register_suite", "resolve", "suites"]
+           "make_vec", "register_official", "register_suite", "resolve", "suites"]

@@ -1,0 +1,69 @@
+"""Vector envs over dsgym: N episodes stepped together, for RL trainers that want batches or groups.
+
+    envs = dsgym.make_vec("dsgym-tasks-lite", num_envs=8)              # sync, one shared warm pool
+    obs, info = envs.reset(seed=0, options={"task_id": "iris-kmeans-ari"})  # a GRPO group: 8 of one task
+    obs, rewards, terminated, truncated, info = envs.step(actions)        # a tuple of 8 action strings
+    envs.close()                                                           # every container removed
+
+Observations and actions are tuples of strings (Gymnasium batches ``Text`` spaces as
+a ``Tuple``).  ``vectorization_mode="sync"`` steps the envs in this process and
+gives them one ``SandboxPool`` of ``num_envs`` warm sandboxes, so a group reset
+hands over started containers instead of starting N cold; ``"async"`` runs each env
+in its own spawned process (``gymnasium.vector.AsyncVectorEnv``, no shared memory),
+each with a warm pool of one.  Gymnasium's next-step autoreset applies: after an episode
+ends, the next ``step`` of that env resets it (the action is ignored).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
+
+from dsgym.registry import resolve
+from dsgym.sandbox import SandboxPool, sandbox_factory
+from dsgym.sandbox.images import image_tag
+
+MODES = ("sync", "async")
+
+
+class PooledSyncVectorEnv(SyncVectorEnv):
+    """A ``SyncVectorEnv`` whose envs share one warm pool, closed with it."""
+
+    def __init__(self, env_fns: list, pool: SandboxPool, **kwargs: Any) -> None:
+        self.pool = pool
+        try:
+            super().__init__(env_fns, **kwargs)
+        except BaseException:
+            pool.close()
+            raise
+
+    def close_extras(self, **kwargs: Any) -> None:
+        try:
+            super().close_extras(**kwargs)
+        finally:
+            self.pool.close()
+
+
+def make_vec(env_id: str, num_envs: int = 1, *, vectorization_mode: str = "sync", pool_size: int | None = None,
+             **options: Any) -> gymnasium.vector.VectorEnv:
+    """``num_envs`` dsgym envs of ``env_id`` (a suite or one task) as one vector env; ``options`` go to each env."""
+    import dsgym
+
+    if num_envs < 1:
+        raise ValueError("num_envs must be at least 1")
+    if vectorization_mode not in MODES:
+        raise ValueError(f"vectorization_mode must be one of {', '.join(MODES)}, not {vectorization_mode!r}")
+    if "pool" in options or "pool_size" in options:
+        raise ValueError("make_vec pools the sandboxes itself: use its pool_size, not pool/pool_size options")
+    suite, _ = resolve(env_id)
+    if vectorization_mode == "async":
+        per_env = {**options, "pool_size": 1 if pool_size is None else pool_size}
+        # spawn, not fork: a forked child would share this process's ZeroMQ context and Docker client
+        return AsyncVectorEnv([lambda: dsgym.make(env_id, **per_env) for _ in range(num_envs)],
+                              shared_memory=False, context="spawn")
+    factory = sandbox_factory(options.get("sandbox"), image=options.get("image") or image_tag(suite.image),
+                              limits=options.get("limits"))
+    pool = SandboxPool(factory, size=pool_size or num_envs)
+    return PooledSyncVectorEnv([lambda: dsgym.make(env_id, pool=pool, **options) for _ in range(num_envs)], pool)
