@@ -12,7 +12,7 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from dsgym import registry
-from dsgym.actions import FORMAT_HELP, format_execution, parse_action, truncate
+from dsgym.actions import FORMAT_HELP, Action, format_execution, parse_action, truncate
 from dsgym.predict.grade import GradingError
 from dsgym.predict.grade import grade as grade_submission
 from dsgym.predict.grade import invalid as invalid_submission
@@ -24,6 +24,14 @@ from dsgym.task import Task
 MAX_ACTION_CHARS = 100_000
 MAX_OBSERVATION_CHARS = 1_000_000
 MAX_SUBMISSION_BYTES = 256 << 20
+
+
+INTERFACES = {
+    "text": "Reply with <python>code</python> to run code in a persistent Jupyter kernel, or "
+            "<answer>final answer</answer> to submit and end the episode.",
+    "tools": "Call the run_python tool to run code in a persistent Jupyter kernel, and the "
+             "submit_answer tool with your final answer to end the episode.",
+}
 
 
 class MissingDataError(FileNotFoundError):
@@ -55,6 +63,10 @@ class DSGymEnv(gym.Env[str, str]):
     - ``episode_budget``: wall-clock seconds for the whole episode, from ``reset``;
       when spent, the episode is truncated;
     - ``max_turns``: actions per episode (code, answer or malformed), then truncated.
+
+    ``interface`` only changes what the prompt tells the agent: ``"text"`` asks for
+    ``<python>``/``<answer>`` replies (fed to ``step``), ``"tools"`` names the
+    ``run_python``/``submit_answer`` tools of ``dsgym.rl`` (fed to ``act``).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
@@ -75,6 +87,7 @@ class DSGymEnv(gym.Env[str, str]):
         pool_size: int = 0,
         artifacts_dir: str | Path | None = None,
         render_mode: str | None = None,
+        interface: str = "text",
     ):
         self.suite = registry.get_suite(suite)
         self.fixed_task = registry.get_task(suite, task_id) if task_id else None
@@ -84,6 +97,9 @@ class DSGymEnv(gym.Env[str, str]):
             raise ValueError("max_turns, cell_timeout, episode_budget and max_output_chars must be positive")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        if interface not in INTERFACES:
+            raise ValueError(f"interface must be one of {', '.join(INTERFACES)}, not {interface!r}")
+        self.interface = interface
         self.max_turns = max_turns
         self.cell_timeout = cell_timeout
         self.episode_budget = episode_budget
@@ -132,11 +148,14 @@ class DSGymEnv(gym.Env[str, str]):
         return prompt, info
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        return self.act(parse_action(action), action)
+
+    def act(self, parsed: Action, text: str | None = None) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        """``step`` for an already structured action (a tool call); ``text`` is what the transcript records."""
         if self.done or self.task is None or self.sandbox is None:
             raise gym.error.ResetNeeded("the episode is over (or never started): call reset() first")
         t0 = time.monotonic()
         self.turn += 1
-        parsed = parse_action(action)
         info: dict[str, Any] = {**self._base_info(), "action_kind": parsed.kind, "code": None,
                                 "figures": [], "kernel_restarted": False, "timed_out": False}
         reward, terminated, truncated, reason = 0.0, False, False, None
@@ -162,16 +181,32 @@ class DSGymEnv(gym.Env[str, str]):
             truncated, reason = True, "max_turns"
             observation += f"\n[episode over] The turn limit ({self.max_turns}) is reached."
         if terminated or truncated:
-            self.done = True
-            if self.task.kind == "prediction":
-                reward = self._grade_submission(info)
-            info.setdefault("score", 0.0)
-            info.setdefault("score_breakdown", {"reason": f"no answer ({reason})"})
-            self._release()
+            reward = self._end(info, reason)
         info.update(step_time=time.monotonic() - t0, elapsed=time.monotonic() - self.started,
                     termination=reason)
-        self.transcript += [action, observation]
+        self.transcript += [text if text is not None else _action_text(parsed), observation]
         return observation, reward, terminated, truncated, info
+
+    def finish(self, reason: str = "stopped") -> dict[str, Any]:
+        """End the running episode from outside (a trainer's rollout stopped): grade it, free the sandbox.
+
+        An answer task scores 0 (no answer); a prediction task's submission file is
+        graded as if the agent had ended the episode.  Returns the final info.
+        """
+        if self.done or self.task is None:
+            return {}
+        info: dict[str, Any] = {**self._base_info(), "termination": reason}
+        self._end(info, reason)
+        return info
+
+    def _end(self, info: dict[str, Any], reason: str | None) -> float:
+        self.done = True
+        assert self.task is not None
+        reward = self._grade_submission(info) if self.task.kind == "prediction" else info.get("score", 0.0)
+        info.setdefault("score", 0.0)
+        info.setdefault("score_breakdown", {"reason": f"no answer ({reason})"})
+        self._release()
+        return reward
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
@@ -205,13 +240,9 @@ class DSGymEnv(gym.Env[str, str]):
                           + ". It is copied out and graded against hidden labels when the episode ends.",
                       "Check its format (columns, ids, row count; no score is shown) by running "
                       "`!check-submission` in a code cell."]
-        lines += [
-            "",
-            "Reply with <python>code</python> to run code in a persistent Jupyter kernel, or "
-            "<answer>final answer</answer> to submit and end the episode.",
-            f"Limits: {self.max_turns} turns, {self.cell_timeout:g} s per code cell, "
-            f"{self.episode_budget:g} s for the whole episode.",
-        ]
+        lines += ["", INTERFACES[self.interface],
+                  f"Limits: {self.max_turns} turns, {self.cell_timeout:g} s per code cell, "
+                  f"{self.episode_budget:g} s for the whole episode."]
         return "\n".join(lines)
 
     def _score(self, answer: str, info: dict[str, Any]) -> float:
@@ -314,6 +345,13 @@ class DSGymEnv(gym.Env[str, str]):
         if self.sandbox is not None:
             sandbox, self.sandbox = self.sandbox, None
             sandbox.close()
+
+
+def _action_text(action: Action) -> str:
+    if action.kind == "invalid":
+        return action.ignored
+    tag = "python" if action.kind == "code" else "answer"
+    return f"<{tag}>{action.content}</{tag}>"
 
 
 def _human_size(path: Path) -> str:
