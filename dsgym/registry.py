@@ -24,6 +24,7 @@ from dsgym.task import Suite, Task, TaskFileError, load_manifest
 
 log = logging.getLogger(__name__)
 ENTRY_POINT = "dsgym.env:DSGymEnv"
+VECTOR_ENTRY_POINT = "dsgym.vector:from_spec"
 
 _suites: dict[str, Suite] = {}
 _loaded = False
@@ -92,8 +93,8 @@ def _register_with_gymnasium(suite: Suite) -> None:
         gymnasium.registry.pop(env_id, None)  # re-registering a suite replaces its ids
         # Step info carries wall-clock timings and agents' code may be random, so transitions
         # are declared nondeterministic; seeded resets are deterministic (same task, same prompt).
-        gymnasium.register(env_id, entry_point=ENTRY_POINT, kwargs=kwargs, nondeterministic=True,
-                           disable_env_checker=True)
+        gymnasium.register(env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT, kwargs=kwargs,
+                           nondeterministic=True, disable_env_checker=True)
 
 
 def suites() -> dict[str, Suite]:

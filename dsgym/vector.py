@@ -5,6 +5,11 @@
     obs, rewards, terminated, truncated, info = envs.step(actions)        # a tuple of 8 action strings
     envs.close()                                                           # every container removed
 
+``gymnasium.make_vec("dsgym/<suite>", num_envs=8)`` gives the same pooled sync vector
+env (dsgym registers ``from_spec`` as the ids' vector entry point); asking Gymnasium
+for ``vectorization_mode="sync"``/``"async"`` instead wraps plain envs, one cold
+sandbox per reset.
+
 Observations and actions are tuples of strings (Gymnasium batches ``Text`` spaces as
 a ``Tuple``).  ``vectorization_mode="sync"`` steps the envs in this process and
 gives them one ``SandboxPool`` of ``num_envs`` warm sandboxes, so a group reset
@@ -67,3 +72,8 @@ def make_vec(env_id: str, num_envs: int = 1, *, vectorization_mode: str = "sync"
                               limits=options.get("limits"))
     pool = SandboxPool(factory, size=pool_size or num_envs)
     return PooledSyncVectorEnv([lambda: dsgym.make(env_id, pool=pool, **options) for _ in range(num_envs)], pool)
+
+
+def from_spec(num_envs: int, suite: str, task_id: str | None = None, **options: Any) -> gymnasium.vector.VectorEnv:
+    """Gymnasium's ``vector_entry_point`` for dsgym ids: the registered kwargs name the suite and task."""
+    return make_vec(f"{suite}/{task_id}" if task_id else suite, num_envs, **options)
