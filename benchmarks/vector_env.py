@@ -5,6 +5,8 @@
 * time to reset a group of ``--group`` episodes of one task: sync vector env with cold
   sandboxes (no pool), the sync vector env of ``dsgym.make_vec`` once its shared
   pool is warm, and the async one (a process per env, each with a pool of one);
+* time for the shared pool to refill a whole group after the group's episodes ended,
+  with one starter thread and with ``make_vec``'s four (containers started side by side);
 * environment steps per second of a vector env of ``--num-envs`` on a trivial cell
   (``x = x + 1``): each step is one batched action, i.e. ``num_envs`` cells.
 
@@ -21,6 +23,7 @@ import time
 from gymnasium.vector import SyncVectorEnv
 
 import dsgym
+from dsgym.rl import suite_pool
 
 ENV_ID = "dsgym-tasks-lite"
 TASK = "iris-kmeans-ari"
@@ -34,6 +37,27 @@ def timed_reset(envs, rounds: int) -> list[float]:
         times.append(time.monotonic() - started)
         time.sleep(1.0 + 0.6 * envs.num_envs)  # let a pool refill before the next group
     return times
+
+
+def refill_time(group: int, starters: int) -> float:
+    """Seconds from handing out a full pool of ``group`` until it is full again."""
+    pool = suite_pool(ENV_ID, size=group, starters=starters)
+    try:
+        wait_full(pool, group)
+        for sandbox in [pool.acquire() for _ in range(group)]:
+            sandbox.close()
+        started = time.monotonic()
+        wait_full(pool, group)
+        return time.monotonic() - started
+    finally:
+        pool.close()
+
+
+def wait_full(pool, count: int) -> None:
+    while pool.ready() < count:
+        if pool.last_error:
+            raise RuntimeError(f"the pool cannot start sandboxes: {pool.last_error}")
+        time.sleep(0.02)
 
 
 def main() -> None:
@@ -60,6 +84,9 @@ def main() -> None:
         finally:
             envs.close()
 
+    for starters in (1, 4):
+        figures[f"pool_refill_{starters}_starters_s"] = refill_time(args.group, starters)
+
     envs = dsgym.make_vec(ENV_ID, num_envs=args.num_envs)
     try:
         envs.reset(options={"task_id": TASK})
@@ -80,6 +107,9 @@ def main() -> None:
     print(f"  cold sandboxes (no pool):          {figures['group_reset_cold_s']:.3f} s")
     print(f"  make_vec sync, warm shared pool:   {figures['group_reset_sync_pooled_s']:.3f} s")
     print(f"  make_vec async, a pool per worker: {figures['group_reset_async_pooled_s']:.3f} s")
+    print(f"refilling the shared pool after a group of {args.group} ended: "
+          f"{figures['pool_refill_1_starters_s']:.3f} s with 1 starter, "
+          f"{figures['pool_refill_4_starters_s']:.3f} s with 4")
     print(f"vector env of {args.num_envs}: {figures['vector_steps_per_s']:.1f} steps/s "
           f"({figures['cells_per_s']:.1f} cells/s)")
 

@@ -31,6 +31,7 @@ from dsgym.sandbox import SandboxPool, sandbox_factory
 from dsgym.sandbox.images import image_tag
 
 MODES = ("sync", "async")
+STARTERS = 4  # containers started side by side when the shared pool refills; more gains little on a few cores
 
 
 class PooledSyncVectorEnv(SyncVectorEnv):
@@ -70,7 +71,8 @@ def make_vec(env_id: str, num_envs: int = 1, *, vectorization_mode: str = "sync"
                               shared_memory=False, context="spawn")
     factory = sandbox_factory(options.get("sandbox"), image=options.get("image") or image_tag(suite.image),
                               limits=options.get("limits"))
-    pool = SandboxPool(factory, size=pool_size or num_envs)
+    size = pool_size or num_envs
+    pool = SandboxPool(factory, size=size, starters=min(size, STARTERS))
     return PooledSyncVectorEnv([lambda: dsgym.make(env_id, pool=pool, **options) for _ in range(num_envs)], pool)
 
 

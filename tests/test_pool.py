@@ -50,3 +50,18 @@ def test_env_owned_pool_is_closed_with_the_env(docker_image, secret_suite):
     env.reset()
     env.close()
     assert pool.ready() == 0 and env.unwrapped.pool is None
+
+
+def test_several_starters_fill_the_pool_and_close_leaves_nothing(docker_image, secret_suite):
+    from tests.helpers import labelled_containers
+
+    before = {c.id for c in labelled_containers()}
+    with SandboxPool(sandbox_factory("docker"), size=4, starters=3) as pool:
+        assert len(pool._fillers) == 3
+        wait_ready(pool, 4)
+        handed = [pool.acquire() for _ in range(4)]
+        assert len({s.container.id for s in handed}) == 4
+        for sandbox in handed:
+            sandbox.close()
+        wait_ready(pool, 4)
+    assert not {c.id for c in labelled_containers()} - before

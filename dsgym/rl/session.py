@@ -26,16 +26,17 @@ class SessionError(RuntimeError):
     """A tool was called outside an episode: before ``start`` or after it ended."""
 
 
-def suite_pool(env_id: str, size: int, *, sandbox: str | None = None, image: str | None = None,
-               limits: Limits | None = None) -> SandboxPool:
+def suite_pool(env_id: str, size: int, *, starters: int = 4, sandbox: str | None = None,
+               image: str | None = None, limits: Limits | None = None) -> SandboxPool:
     """A warm pool for the sandboxes of ``env_id``'s suite, shared by many sessions.
 
     Create it on the main thread (Docker's exit handlers are installed there) and
-    close it when training ends; it keeps ``size`` started containers ready.
+    close it when training ends; it keeps ``size`` started containers ready,
+    refilled by ``starters`` threads side by side.
     """
     suite, _ = resolve(env_id)
     factory = sandbox_factory(sandbox, image=image or image_tag(suite.image), limits=limits)
-    return SandboxPool(factory, size=size)
+    return SandboxPool(factory, size=size, starters=min(starters, size))
 
 
 class ToolSession:

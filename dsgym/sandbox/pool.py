@@ -3,6 +3,10 @@
 A pooled sandbox is fresh (its kernel has run nothing) and serves one episode:
 ``acquire`` removes it from the pool for good and a background thread starts a
 replacement.  If the pool is empty, ``acquire`` starts one on the spot.
+
+``starters`` threads start sandboxes side by side, so refilling a pool after a
+group of N episodes (RL's group resets) takes about N/starters container starts,
+not N.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ log = logging.getLogger(__name__)
 
 
 class SandboxPool:
-    def __init__(self, factory: Callable[[], Sandbox], size: int = 2, start_timeout: float = 60.0):
-        if size < 1:
-            raise ValueError("a pool needs size >= 1")
+    def __init__(self, factory: Callable[[], Sandbox], size: int = 2, start_timeout: float = 60.0,
+                 starters: int = 1):
+        if size < 1 or starters < 1:
+            raise ValueError("a pool needs size >= 1 and starters >= 1")
         self.factory = factory
         self.size = size
         self.start_timeout = start_timeout
@@ -28,8 +33,10 @@ class SandboxPool:
         self._ready: queue.Queue[Sandbox] = queue.Queue()
         self._wanted = threading.Semaphore(size)
         self._closed = threading.Event()
-        self._filler = threading.Thread(target=self._fill, name="dsgym-pool", daemon=True)
-        self._filler.start()
+        self._fillers = [threading.Thread(target=self._fill, name=f"dsgym-pool-{i}", daemon=True)
+                         for i in range(min(starters, size))]
+        for filler in self._fillers:
+            filler.start()
 
     def _fill(self) -> None:
         while not self._closed.is_set():
@@ -65,7 +72,11 @@ class SandboxPool:
 
     def close(self) -> None:
         self._closed.set()
-        self._filler.join(timeout=self.start_timeout + 5)
+        for filler in self._fillers:
+            filler.join(timeout=self.start_timeout + 5)
+        self._drain()
+
+    def _drain(self) -> None:
         while True:
             try:
                 self._ready.get_nowait().close()
