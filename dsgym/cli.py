@@ -613,10 +613,12 @@ def view(
 
 def _register_commands() -> None:
     from dsgym.filter.command import filter_command
+    from dsgym.rl.serve_command import serve_command
     from dsgym.synth.command import synth_command
 
     app.command("filter", help="Drop shortcut-solvable, ungrounded or broken tasks from a suite.")(filter_command)
     app.command("synth", help="Turn datasets into execution-verified SFT trajectories.")(synth_command)
+    app.command("serve", help="Serve dsgym environments to RL trainers under the OpenEnv contract.")(serve_command)
 
 
 _register_commands()

@@ -1,0 +1,69 @@
+"""``dsgym serve``: dsgym environments for trainers elsewhere, under the OpenEnv contract.
+
+    dsgym serve dsgym-tasks-lite                                   # 127.0.0.1:8000, no token needed
+    DSGYM_SERVE_TOKEN=$(openssl rand -hex 16) dsgym serve dsgym-tasks-lite --host 0.0.0.0
+
+Exit status 2 for bad arguments: an unknown suite, a non-loopback address without a
+token, a missing extra, no Docker daemon or image.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+
+
+def serve_command(
+    env_id: str = typer.Argument(..., help="A suite (a task per reset, or the one the client names) or "
+                                           "<suite>/<task>."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind. Anything but loopback needs a token."),
+    port: int = typer.Option(8000, help="TCP port."),
+    token: Optional[str] = typer.Option(None, help="Bearer token clients must send (default "
+                                                   "$DSGYM_SERVE_TOKEN).", show_default=False),
+    max_sessions: int = typer.Option(8, help="Concurrent client sessions (each holds one sandbox)."),
+    idle_timeout: float = typer.Option(600.0, help="Seconds without a message before a session and its "
+                                                   "sandbox are reclaimed (a client that vanished)."),
+    pool_size: int = typer.Option(2, help="Warm sandboxes kept started for resets (0: none)."),
+    format_penalty: float = typer.Option(0.0, help="Subtracted from the reward of an episode that ends "
+                                                   "without submit_answer."),
+    max_turns: int = typer.Option(20, help="Tool calls per episode."),
+    cell_timeout: float = typer.Option(120.0, help="Seconds one run_python may take."),
+    episode_budget: float = typer.Option(1800.0, help="Seconds per episode."),
+) -> None:
+    """Serve ENV_ID over OpenEnv's WebSocket protocol (clients: dsgym.rl.openenv_client.DSGymClient)."""
+    from dsgym.preflight import PreflightError, check
+
+    try:
+        import uvicorn
+
+        from dsgym.rl.openenv_server import TOKEN_ENV, create_server_app, is_loopback
+    except ImportError as exc:
+        fail(f"dsgym serve needs the OpenEnv extra: pip install 'dsgym[openenv]' ({exc})")
+    token = token or os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        fail(f"refusing to serve on {host} without a token: anyone who can reach it could run code in "
+             f"sandboxes. Pass --token or set {TOKEN_ENV} (clients send it as a bearer token).")
+    import dsgym
+    from dsgym.sandbox.images import image_tag
+
+    try:
+        suite, _ = dsgym.resolve(env_id)
+        check({suite.image: image_tag(suite.image)}, sandbox=os.environ.get("DSGYM_SANDBOX", "docker"))
+        app = create_server_app(env_id, token=token, max_sessions=max_sessions, idle_timeout=idle_timeout,
+                                pool_size=pool_size, format_penalty=format_penalty, max_turns=max_turns,
+                                cell_timeout=cell_timeout, episode_budget=episode_budget)
+    except (dsgym.UnknownEnvError, PreflightError, ValueError) as exc:
+        fail(str(exc))
+    err.print(f"serving {env_id} on ws://{host}:{port}/ws ({'token required' if token else 'no token'}; "
+              f"up to {max_sessions} sessions, idle timeout {idle_timeout:g} s)", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_ping_interval=20, ws_ping_timeout=20)
+
+
+def fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(2)

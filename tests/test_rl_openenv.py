@@ -1,0 +1,150 @@
+"""``dsgym serve`` under the OpenEnv contract: real server process on loopback, openenv's own clients."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from openenv.core.generic_client import GenericEnvClient
+
+import dsgym
+from dsgym.rl.openenv_client import DSGymAction, DSGymClient
+from tests.helpers import labelled_containers
+
+pytestmark = pytest.mark.docker
+SUITE, TASK = "dsgym-tasks-lite", "iris-kmeans-ari"
+MARK = "@@answer@@"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(*args: str, token: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``dsgym serve`` as a subprocess on a free loopback port; stopped (SIGTERM) afterwards."""
+    port = free_port()
+    env = {**os.environ, "DSGYM_SERVE_TOKEN": token or ""}
+    process = subprocess.Popen([sys.executable, "-m", "dsgym.cli", "serve", SUITE, "--port", str(port), *args],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=1)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.2)
+        yield url, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    wait_for(lambda: not owned_by(process.pid), "the stopped server left containers")
+
+
+def owned_by(pid: int) -> list:
+    owner = f"{socket.gethostname()}:{pid}"
+    return [c for c in labelled_containers() if c.labels.get("dsgym.owner") == owner]
+
+
+def wait_for(condition, message: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.2)
+
+
+def oracle_code() -> str:
+    task = dsgym.get_task(SUITE, TASK)
+    return f"{task.solution}\nprint('{MARK}' + str(answer))"
+
+
+def test_a_client_plays_a_full_episode_and_a_second_one_gets_its_own_sandbox(docker_image):
+    with serve("--pool-size", "2") as (url, server):
+        with DSGymClient(url).sync() as first, DSGymClient(url).sync() as second:
+            opened = first.reset(task_id=TASK)
+            assert not opened.done and opened.observation.task_id == TASK
+            assert "Question:" in opened.observation.text and "run_python" in opened.observation.text
+            second.reset(task_id=TASK)
+
+            first.step(DSGymAction(tool="run_python", code="marker = 'first'\n"
+                                                           "open('/workspace/mine.txt', 'w').write('first')"))
+            seen = second.step(DSGymAction(tool="run_python", code=(
+                "import os, socket\nprint('marker' in globals(), os.listdir('/workspace'), socket.gethostname())")))
+            assert seen.observation.text.startswith("False []"), seen.observation.text
+            mine = first.step(DSGymAction(tool="run_python", code="import socket\nprint(socket.gethostname())"))
+            assert mine.observation.text.strip() != seen.observation.text.split()[-1]
+
+            ran = first.step(DSGymAction(tool="run_python", code=oracle_code()))
+            answer = ran.observation.text.split(MARK)[1].strip()
+            result = first.step(DSGymAction(tool="submit_answer", answer=answer))
+            assert result.done and result.reward == 1.0
+            assert result.observation.score == 1.0 and result.observation.termination == "answer"
+            wrong = second.step(DSGymAction(tool="submit_answer", answer="-1"))
+            assert wrong.done and wrong.reward == 0.0
+            assert first.state().done and first.state().task_id == TASK
+
+            with pytest.raises(RuntimeError, match="over"):  # the episode is over: an error, not a crash
+                first.step(DSGymAction(tool="run_python", code="1"))
+            again = first.reset(task_id=TASK)  # the same session plays on
+            assert not again.done
+
+
+def test_a_bad_action_is_refused_with_a_reason(docker_image):
+    with serve("--pool-size", "0") as (url, server):
+        with GenericEnvClient(url).sync() as client:
+            client.reset(task_id=TASK)
+            with pytest.raises(RuntimeError, match="code"):
+                client.step({"tool": "run_python"})
+            with pytest.raises(RuntimeError, match="Invalid message|tool"):
+                client.step({"tool": "rm -rf"})
+
+
+def test_with_a_token_unauthenticated_requests_are_refused(docker_image):
+    token = "s3cret-token"
+    with serve("--pool-size", "0", token=token) as (url, server):
+        with pytest.raises(ConnectionError):
+            GenericEnvClient(url).sync().connect()
+        with pytest.raises(ConnectionError):
+            DSGymClient(url, token="wrong").sync().connect()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}/schema", timeout=5)
+        assert refused.value.code == 401
+        request = urllib.request.Request(f"{url}/schema", headers={"Authorization": f"Bearer {token}"})
+        assert urllib.request.urlopen(request, timeout=5).status == 200
+        with DSGymClient(url, token=token).sync() as client:
+            assert client.reset(task_id=TASK).observation.task_id == TASK
+
+
+def test_a_vanished_client_loses_its_sandbox_after_the_idle_timeout(docker_image):
+    with serve("--pool-size", "0", "--idle-timeout", "1") as (url, server):
+        quiet = DSGymClient(url).sync()
+        quiet.connect()
+        quiet.reset(task_id=TASK)
+        assert len(owned_by(server.pid)) == 1
+        wait_for(lambda: not owned_by(server.pid), "the idle session kept its sandbox", timeout=20)
+
+        with DSGymClient(url).sync() as leaving:  # a client that closes its connection frees it at once
+            leaving.reset(task_id=TASK)
+            assert len(owned_by(server.pid)) == 1
+        wait_for(lambda: not owned_by(server.pid), "a closed session kept its sandbox", timeout=10)
+
+
+def test_serve_refuses_a_public_address_without_a_token():
+    result = subprocess.run([sys.executable, "-m", "dsgym.cli", "serve", SUITE, "--host", "0.0.0.0"],
+                            capture_output=True, text=True, env={**os.environ, "DSGYM_SERVE_TOKEN": ""})
+    assert result.returncode == 2 and "without a token" in result.stderr
