@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from dsgym.actions import Action
+from dsgym.actions import Action, parse_action
 from dsgym.registry import resolve
 from dsgym.sandbox import Limits, SandboxPool, sandbox_factory
 from dsgym.sandbox.images import image_tag
@@ -45,17 +45,18 @@ class ToolSession:
     ``env_id`` is a suite (a task per ``start``, or the one named there) or
     ``"<suite>/<task>"``.  The sandbox is taken on ``start`` (from ``pool`` when
     given) and released as soon as the episode ends, so a finished rollout holds
-    no container while the trainer computes its loss.
+    no container while the trainer computes its loss.  With ``interface="text"`` the
+    prompt asks for ``<python>``/``<answer>`` replies instead, fed to ``act_text``.
     """
 
     def __init__(self, env_id: str, *, pool: SandboxPool | None = None, format_penalty: float = 0.0,
-                 **env_options: Any):
+                 interface: str = "tools", **env_options: Any):
         import dsgym
 
         if format_penalty < 0:
             raise ValueError("format_penalty must be >= 0 (it is subtracted)")
         self.format_penalty = format_penalty
-        self.env = dsgym.make(env_id, pool=pool, interface="tools", **env_options)
+        self.env = dsgym.make(env_id, pool=pool, interface=interface, **env_options)
         self.last_info: dict[str, Any] = {}
         self.submitted = False
         self.started = False
@@ -98,9 +99,11 @@ class ToolSession:
 
     def submit_answer(self, answer: str) -> str:
         """Submit the final answer; this ends the episode and grades it."""
-        observation = self._act(Action("answer", str(answer).strip()))
-        self.submitted = True
-        return observation
+        return self._act(Action("answer", str(answer).strip()))
+
+    def act_text(self, reply: str) -> str:
+        """Play one reply of the text protocol (code, answer, or a malformed reply: each is a turn)."""
+        return self._act(parse_action(reply), reply)
 
     def end(self) -> None:
         """End the episode now (the rollout stopped calling tools): grade it and free the sandbox."""
@@ -113,11 +116,12 @@ class ToolSession:
         with self._lock:
             self.env.close()
 
-    def _act(self, action: Action) -> str:
+    def _act(self, action: Action, text: str | None = None) -> str:
         with self._lock:
             if not self.started or self.done:
-                raise SessionError("the episode is over: no more tool calls" if self.started
+                raise SessionError("the episode is over: no more actions" if self.started
                                    else "no episode yet: call start() first")
-            observation, _, _, _, info = self.env.act(action)
+            observation, _, _, _, info = self.env.act(action, text)
             self.last_info = info
+            self.submitted = self.submitted or action.kind == "answer"
             return observation
