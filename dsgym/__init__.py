@@ -42,6 +42,15 @@ def make_vec(env_id: str, num_envs: int = 1, **options: Any) -> gymnasium.vector
     return vectorized(env_id, num_envs, **options)
 
 
+def __getattr__(name: str) -> Any:
+    """``dsgym.load_environment``, for ``vf-eval dsgym``: imported only when asked for (needs dsgym[verifiers])."""
+    if name == "load_environment":
+        from dsgym.rl.verifiers_env import load_environment
+
+        return load_environment
+    raise AttributeError(f"module 'dsgym' has no attribute {name!r}")
+
+
 suites()  # registers the embedded suites' ids with Gymnasium on import
 
 __all__ = ["UnknownEnvError", "__version__", "add_suite", "get_suite", "get_task", "make",
