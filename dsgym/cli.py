@@ -205,7 +205,7 @@ def tasks_validate(
                 problems.append(Problem(record.suite, record.task_id, f"reference solution scored "
                                         f"{record.score:.3f} ({record.score_breakdown})"))
     for problem in problems:
-        console.print(str(problem), markup=False, highlight=False)
+        console.print(str(problem), markup=False, highlight=False, soft_wrap=True)  # one line per problem, for grep
     counts = ", ".join(f"{s.name}: {len(s.tasks)} tasks" for s in chosen)
     console.print(f"{len(problems)} problem(s); {counts}", highlight=False)
     if problems:
