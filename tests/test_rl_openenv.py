@@ -18,7 +18,7 @@ from openenv.core.generic_client import GenericEnvClient
 
 import dsgym
 from dsgym.rl.openenv_client import DSGymAction, DSGymClient
-from tests.helpers import labelled_containers
+from tests.helpers import owned_containers
 
 pytestmark = pytest.mark.docker
 SUITE, TASK = "dsgym-tasks-lite", "iris-kmeans-ari"
@@ -53,12 +53,7 @@ def serve(*args: str, token: str | None = None) -> Iterator[tuple[str, subproces
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
-    wait_for(lambda: not owned_by(process.pid), "the stopped server left containers")
-
-
-def owned_by(pid: int) -> list:
-    owner = f"{socket.gethostname()}:{pid}"
-    return [c for c in labelled_containers() if c.labels.get("dsgym.owner") == owner]
+    wait_for(lambda: not owned_containers(process.pid), "the stopped server left containers")
 
 
 def wait_for(condition, message: str, timeout: float = 30) -> None:
@@ -135,13 +130,13 @@ def test_a_vanished_client_loses_its_sandbox_after_the_idle_timeout(docker_image
         quiet = DSGymClient(url).sync()
         quiet.connect()
         quiet.reset(task_id=TASK)
-        assert len(owned_by(server.pid)) == 1
-        wait_for(lambda: not owned_by(server.pid), "the idle session kept its sandbox", timeout=20)
+        assert len(owned_containers(server.pid)) == 1
+        wait_for(lambda: not owned_containers(server.pid), "the idle session kept its sandbox", timeout=20)
 
         with DSGymClient(url).sync() as leaving:  # a client that closes its connection frees it at once
             leaving.reset(task_id=TASK)
-            assert len(owned_by(server.pid)) == 1
-        wait_for(lambda: not owned_by(server.pid), "a closed session kept its sandbox", timeout=10)
+            assert len(owned_containers(server.pid)) == 1
+        wait_for(lambda: not owned_containers(server.pid), "a closed session kept its sandbox", timeout=10)
 
 
 def test_serve_refuses_a_public_address_without_a_token():

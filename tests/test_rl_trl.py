@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import runpy
-import socket
 
 import pytest
 
 import dsgym
 from dsgym.rl.trl import EPISODE_OVER, DSGymEnvironments, train_dataset
 from tests.grpo_smoke import ENV_ID, RIGHT, TASK, train_two_steps, warm_model
-from tests.helpers import REPO, labelled_containers
+from tests.helpers import REPO, owned_containers
 
 GENERATIONS = 6
-
-
-def mine() -> list:
-    owner = f"{socket.gethostname()}:{os.getpid()}"
-    return [c for c in labelled_containers() if c.labels.get("dsgym.owner") == owner]
 
 
 def test_the_dataset_has_one_row_per_task_and_an_empty_user_turn_naming_the_task():
@@ -44,7 +37,7 @@ def test_tool_calls_after_the_episode_ended_get_a_message_and_the_reward_is_the_
         assert env.submit_answer(RIGHT) == EPISODE_OVER
         assert env.get_reward() == 1.0
         assert environments.held_sandboxes() == 0
-    assert not mine()
+    assert not owned_containers()
 
 
 def check_training(result: dict, reward_column: str) -> None:
@@ -61,7 +54,7 @@ def check_training(result: dict, reward_column: str) -> None:
         assert log[reward_column] == pytest.approx(sum(rewards) / GENERATIONS, abs=1e-6)
     assert result["weights_changed"]
     assert result["sandboxes_held_after_rollouts"] == 0
-    assert not mine()
+    assert not owned_containers()
 
 
 @pytest.mark.docker
@@ -109,4 +102,4 @@ def test_the_example_script_trains_a_locally_saved_model(docker_image, tmp_path,
     assert f"dsgym: 2 rows, {chosen}, 2 warm sandboxes" in out  # the interface follows the chat template
     assert "dsgym: 4 episodes graded" in out
     assert (tmp_path / "out" / "model.safetensors").exists()
-    assert not mine()
+    assert not owned_containers()

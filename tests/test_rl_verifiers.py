@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,8 @@ vf = pytest.importorskip("verifiers")
 import dsgym
 from dsgym.rl.verifiers_env import DSGymVerifiersEnv, load_environment
 from tests.fake_openai import FakeOpenAI, message_text
-from tests.helpers import REPO, labelled_containers
+from dsgym.sandbox.docker import orphaned
+from tests.helpers import REPO, labelled_containers, owned_containers
 
 SUITE = "dsgym-tasks-lite"
 RIGHT = ["anes96-dole-clinton-paired-t", "anes96-independents-dole-share"]
@@ -44,17 +44,6 @@ def oracle(wrong: set[str]) -> Callable[[dict[str, Any]], str]:
         return f"<answer>{'-12345' if task.id in wrong else task.answer}</answer>"
 
     return reply
-
-
-def dead_owner(container: Any) -> bool:
-    """Started by a process of this host that has exited (vf-eval and its env-server worker, once done)."""
-    host, _, pid = container.labels.get("dsgym.owner", "").rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not Path(f"/proc/{pid}").exists()
-
-
-def mine() -> list:
-    owner = f"{socket.gethostname()}:{os.getpid()}"
-    return [c for c in labelled_containers() if c.labels.get("dsgym.owner") == owner]
 
 
 def test_load_environment_has_one_row_per_task_and_dsgyms_metric_as_rubric():
@@ -111,7 +100,7 @@ def test_vf_eval_cli_reports_dsgyms_scores(docker_image, tmp_path):
     assert metadata["avg_reward"] == pytest.approx(2 / 3)
     assert len(requests) == 6  # a cell and an answer per rollout, against the loopback fake only
 
-    leaked = [c for c in labelled_containers() if c.id not in before and dead_owner(c)]
+    leaked = [c for c in labelled_containers() if c.id not in before and orphaned(c)]  # vf-eval and its workers have exited
     assert not leaked, f"vf-eval left dsgym containers behind: {[c.name for c in leaked]}"
 
 
@@ -130,7 +119,7 @@ def test_rollouts_release_their_sandboxes_also_when_cancelled(docker_image, monk
     async def held_besides_the_warm_spare() -> int:
         while env.pool.ready() < 1:  # wait for the pool to refill
             await asyncio.sleep(0.2)
-        return len(mine()) - 1
+        return len(owned_containers()) - 1
 
     async def run() -> None:
         with FakeOpenAI(oracle(set())) as fake:
@@ -152,4 +141,4 @@ def test_rollouts_release_their_sandboxes_also_when_cancelled(docker_image, monk
         await env._teardown()
 
     asyncio.run(run())
-    assert not mine()
+    assert not owned_containers()

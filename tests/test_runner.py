@@ -20,7 +20,7 @@ from dsgym.agents.base import Agent
 from dsgym.llm import LLMClient
 from dsgym.report import summarize
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import REPO
+from tests.helpers import REPO, owned_containers
 
 DSGYM = str(Path(sys.executable).with_name("dsgym"))
 BOGUS_IMAGE = "dsgym-no-such-image:0"
@@ -75,7 +75,7 @@ class ContainerKiller(OracleAgent):
         action = super().act(observation)
         if self.stage == 2 and ContainerKiller.kills == 0:
             ContainerKiller.kills += 1
-            for container in my_containers(os.getpid()):
+            for container in owned_containers():
                 container.remove(force=True)
         return action
 
@@ -139,12 +139,6 @@ def lines(path: Path) -> list[dict]:
 
 def keys(records: list[dict]) -> list[str]:
     return [f"{r['suite']}/{r['task_id']}#{r['sample']}" for r in records]
-
-
-def my_containers(pid: int) -> list:
-    from dsgym.sandbox.docker import list_containers
-
-    return list_containers(owned_by=pid)
 
 
 def write_suite(root: Path, name: str, tasks: list[dict]) -> Path:
@@ -428,7 +422,7 @@ def test_hard_episode_timeout_gives_up_on_an_agent_stuck_in_a_model_call(docker_
     assert 4 <= elapsed < 10 and seen == [record]
     assert (record.status, record.error_type, record.termination) == ("error", "timeout", "timeout")
     assert "hard budget of 4 s" in record.error and record.agent == "stuck" and "Question:" in record.prompt
-    assert not my_containers(os.getpid())  # its sandbox was closed at the deadline
+    assert not owned_containers()  # its sandbox was closed at the deadline
 
 
 @docker
@@ -439,15 +433,15 @@ def test_ctrl_c_stops_the_run_and_removes_its_containers(docker_image, secret_su
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO), "DSGYM_SUITES": str(secret_suite.root)})
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(my_containers(proc.pid)) < 2:
+    while time.monotonic() < deadline and len(owned_containers(proc.pid)) < 2:
         time.sleep(0.1)
-    assert len(my_containers(proc.pid)) == 2
+    assert len(owned_containers(proc.pid)) == 2
     time.sleep(1)  # the cells are running
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Rerun the same command to resume" in stderr
-    assert not my_containers(proc.pid)
+    assert not owned_containers(proc.pid)
     assert json.loads((out / "manifest.json").read_text())["invocations"][0]["status"] == "interrupted"
 
 

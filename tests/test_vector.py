@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 
 import pytest
 
 import dsgym
+from tests.helpers import owned_containers
 
 pytestmark = pytest.mark.docker
 TASK = "iris-kmeans-ari"
@@ -24,13 +23,6 @@ def solve(envs, num_envs: int) -> tuple:
     return envs.step(tuple(f"<answer>{a}</answer>" for a in answers))
 
 
-def my_containers() -> list:
-    from dsgym.sandbox.docker import list_containers
-
-    owner = f"{socket.gethostname()}:{os.getpid()}"
-    return [c for c in list_containers() if c.labels.get("dsgym.owner") == owner]
-
-
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_group_of_four_episodes_of_one_task_each_reaches_full_score(docker_image, mode):
     envs = dsgym.make_vec("dsgym-tasks-lite", num_envs=4, vectorization_mode=mode)
@@ -42,7 +34,7 @@ def test_a_group_of_four_episodes_of_one_task_each_reaches_full_score(docker_ima
         assert list(rewards) == [1.0] * 4 and terminated.all()
     finally:
         envs.close()
-    assert not my_containers()  # sync: the shared pool's warm ones too; async: in the workers' processes
+    assert not owned_containers()  # sync: the shared pool's warm ones too; async: in the workers' processes
 
 
 def test_make_vec_refuses_bad_arguments():

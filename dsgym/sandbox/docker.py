@@ -275,12 +275,9 @@ def prune(everything: bool = False) -> list[str]:
     Containers owned by other hosts sharing the daemon are left alone unless ``everything``.
     """
     removed = []
-    host = socket.gethostname()
     for container in list_containers():
-        owner_host, _, pid = container.labels.get("dsgym.owner", "").rpartition(":")
-        if not everything:
-            if owner_host != host or not pid.isdigit() or _alive(int(pid)):
-                continue
+        if not everything and not orphaned(container):
+            continue
         try:
             container.remove(force=True)
         except docker.errors.NotFound:
@@ -290,6 +287,12 @@ def prune(everything: bool = False) -> list[str]:
             shutil.rmtree(root, ignore_errors=True)
         removed.append(container.short_id)
     return removed
+
+
+def orphaned(container: docker.models.containers.Container) -> bool:
+    """Whether ``container`` was started by a process of this host that has exited."""
+    owner_host, _, pid = container.labels.get("dsgym.owner", "").rpartition(":")
+    return owner_host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
 
 
 def owner(pid: int | None = None) -> str:
