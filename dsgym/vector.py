@@ -27,11 +27,10 @@ import gymnasium
 from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
 
 from dsgym.registry import resolve
-from dsgym.sandbox import SandboxPool, sandbox_factory
-from dsgym.sandbox.images import image_tag
+from dsgym.rl.session import suite_pool
+from dsgym.sandbox import SandboxPool
 
 MODES = ("sync", "async")
-STARTERS = 4  # containers started side by side when the shared pool refills; more gains little on a few cores
 
 
 class PooledSyncVectorEnv(SyncVectorEnv):
@@ -63,16 +62,13 @@ def make_vec(env_id: str, num_envs: int = 1, *, vectorization_mode: str = "sync"
         raise ValueError(f"vectorization_mode must be one of {', '.join(MODES)}, not {vectorization_mode!r}")
     if "pool" in options or "pool_size" in options:
         raise ValueError("make_vec pools the sandboxes itself: use its pool_size, not pool/pool_size options")
-    suite, _ = resolve(env_id)
+    resolve(env_id)  # an unknown id fails here, before any worker or container starts
     if vectorization_mode == "async":
         per_env = {**options, "pool_size": 1 if pool_size is None else pool_size}
         # spawn, not fork: a forked child would share this process's ZeroMQ context and Docker client
         return AsyncVectorEnv([lambda: dsgym.make(env_id, **per_env) for _ in range(num_envs)],
                               shared_memory=False, context="spawn")
-    factory = sandbox_factory(options.get("sandbox"), image=options.get("image") or image_tag(suite.image),
-                              limits=options.get("limits"))
-    size = pool_size or num_envs
-    pool = SandboxPool(factory, size=size, starters=min(size, STARTERS))
+    pool = suite_pool(env_id, pool_size or num_envs, options)
     return PooledSyncVectorEnv([lambda: dsgym.make(env_id, pool=pool, **options) for _ in range(num_envs)], pool)
 
 

@@ -160,8 +160,7 @@ def create_server_app(env_id: str, *, token: str | None = None, max_sessions: in
     resolve(env_id)  # unknown ids fail before anything starts
     if max_sessions < 1:
         raise ValueError("max_sessions must be at least 1")
-    pool = suite_pool(env_id, size=pool_size, sandbox=env_options.get("sandbox"), image=env_options.get("image"),
-                      limits=env_options.get("limits")) if pool_size > 0 else None
+    pool = suite_pool(env_id, pool_size, env_options) if pool_size > 0 else None
     live: set[DSGymServedEnv] = set()
 
     def new_env() -> DSGymServedEnv:

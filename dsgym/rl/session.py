@@ -18,25 +18,40 @@ from typing import Any
 
 from dsgym.actions import Action, parse_action
 from dsgym.registry import resolve
-from dsgym.sandbox import Limits, SandboxPool, sandbox_factory
+from dsgym.sandbox import SandboxPool, sandbox_factory
 from dsgym.sandbox.images import image_tag
+from dsgym.task import Suite
 
 
 class SessionError(RuntimeError):
     """A tool was called outside an episode: before ``start`` or after it ended."""
 
 
-def suite_pool(env_id: str, size: int, *, starters: int = 4, sandbox: str | None = None,
-               image: str | None = None, limits: Limits | None = None) -> SandboxPool:
+def suite_pool(env_id: str, size: int, env_options: dict[str, Any] | None = None, *,
+               starters: int = 4) -> SandboxPool:
     """A warm pool for the sandboxes of ``env_id``'s suite, shared by many sessions.
 
-    Create it on the main thread (Docker's exit handlers are installed there) and
-    close it when training ends; it keeps ``size`` started containers ready,
-    refilled by ``starters`` threads side by side.
+    ``env_options`` are the options the sessions' envs get: the pool's sandboxes
+    follow their ``sandbox``, ``image`` and ``limits``.  Create it on the main
+    thread (Docker's exit handlers are installed there) and close it when
+    training ends; it keeps ``size`` started containers ready, refilled by
+    ``starters`` threads side by side (more than 4 gains little on a few cores).
     """
     suite, _ = resolve(env_id)
-    factory = sandbox_factory(sandbox, image=image or image_tag(suite.image), limits=limits)
+    options = env_options or {}
+    factory = sandbox_factory(options.get("sandbox"), image=options.get("image") or image_tag(suite.image),
+                              limits=options.get("limits"))
     return SandboxPool(factory, size=size, starters=min(starters, size))
+
+
+def suite_tasks(env_id: str, task_ids: list[str] | None = None) -> tuple[Suite, list[str]]:
+    """``env_id``'s suite and the tasks to train on: ``task_ids``, else the task ``env_id`` names, else all."""
+    suite, task = resolve(env_id)
+    ids = task_ids or ([task.id] if task else sorted(suite.tasks))
+    unknown = sorted(set(ids) - set(suite.tasks))
+    if unknown:
+        raise ValueError(f"unknown task(s) in suite {suite.name!r}: {', '.join(unknown)}")
+    return suite, ids
 
 
 class ToolSession:

@@ -26,8 +26,7 @@ import importlib.util
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from dsgym.registry import get_suite, resolve
-from dsgym.rl.session import SessionError, ToolSession, suite_pool
+from dsgym.rl.session import SessionError, ToolSession, suite_pool, suite_tasks
 
 _missing = [name for name in ("trl", "datasets", "torch") if importlib.util.find_spec(name) is None]
 if _missing:
@@ -100,12 +99,10 @@ class DSGymEnvironments:
     """
 
     def __init__(self, env_id: str, *, pool_size: int = 8, format_penalty: float = 0.0, **env_options: Any):
-        resolve(env_id)  # an unknown suite or task fails here, before the trainer starts
         self.env_id = env_id
         self.format_penalty = format_penalty
         self.env_options = env_options
-        self.pool = suite_pool(env_id, size=pool_size, sandbox=env_options.get("sandbox"),
-                               image=env_options.get("image"), limits=env_options.get("limits"))
+        self.pool = suite_pool(env_id, pool_size, env_options)  # an unknown suite or task fails here
         self.episodes: list[dict[str, Any]] = []
         self._sessions: list[ToolSession] = []
 
@@ -146,11 +143,7 @@ def train_dataset(env_id: str, *, task_ids: list[str] | None = None, repeat: int
     """
     from datasets import Dataset
 
-    suite, task = resolve(env_id)
-    ids = task_ids or ([task.id] if task else sorted(get_suite(suite.name).tasks))
-    unknown = sorted(set(ids) - set(suite.tasks))
-    if unknown:
-        raise ValueError(f"unknown task(s) in suite {suite.name!r}: {', '.join(unknown)}")
+    _, ids = suite_tasks(env_id, task_ids)
     prefix = [{"role": "system", "content": system_prompt, "task_id": None}] if system_prompt else []
     rows = [{"prompt": [*prefix, {"role": "user", "content": "", "task_id": task_id}], "task_id": task_id}
             for _ in range(repeat) for task_id in ids]

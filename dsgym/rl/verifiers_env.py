@@ -29,8 +29,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("dsgym's verifiers environment needs verifiers' classic API (verifiers 0.3.x): "
                       "pip install 'dsgym[verifiers]'") from exc
 
-from dsgym.registry import resolve
-from dsgym.rl.session import ToolSession, suite_pool
+from dsgym.rl.session import ToolSession, suite_pool, suite_tasks
 from dsgym.sandbox import SandboxError, SandboxPool
 
 T = TypeVar("T")
@@ -70,9 +69,7 @@ class DSGymVerifiersEnv(MultiTurnEnv):
 
     def shared_pool(self) -> SandboxPool | None:
         if self.pool is None and self.pool_size > 0:
-            options = self.env_options
-            self.pool = suite_pool(self.suite, self.pool_size, sandbox=options.get("sandbox"),
-                                   image=options.get("image"), limits=options.get("limits"))
+            self.pool = suite_pool(self.suite, self.pool_size, self.env_options)
         return self.pool
 
     async def setup_state(self, state: vf.State) -> vf.State:
@@ -145,11 +142,7 @@ def load_environment(suite: str = "dsgym-tasks-lite", task_ids: list[str] | None
     (0: one is started per rollout).  Other options go to ``dsgym.env.DSGymEnv``
     (``cell_timeout``, ``episode_budget``, ``sandbox``, ...).
     """
-    found, task = resolve(suite)
-    ids = task_ids or ([task.id] if task else sorted(found.tasks))
-    unknown = sorted(set(ids) - set(found.tasks))
-    if unknown:
-        raise ValueError(f"unknown task(s) in suite {found.name!r}: {', '.join(unknown)}")
+    found, ids = suite_tasks(suite, task_ids)
     if pool_size < 0:
         raise ValueError("pool_size must be >= 0")
     options = {**env_options, "max_turns": max_turns}
