@@ -51,13 +51,22 @@ def parse_action(text: str) -> Action:
 
 
 def truncate(text: str, limit: int) -> str:
-    """Keep the head and tail of ``text`` with a visible marker saying how much was cut."""
+    """Keep the head and tail of ``text`` with a visible marker saying how much was cut.
+
+    The result, marker included, is never longer than ``limit`` (the observation
+    space declares that cap, so it must hold exactly).
+    """
     if len(text) <= limit:
         return text
-    head = limit * 2 // 3
-    tail = limit - head
-    cut = len(text) - head - tail
-    return f"{text[:head]}\n... [output truncated: {cut:,} characters omitted] ...\n{text[len(text) - tail:]}"
+    cut = len(text)
+    for _ in range(3):  # the marker's own length depends on the count it prints; settles in two rounds
+        marker = f"\n... [output truncated: {cut:,} characters omitted] ...\n"
+        keep = max(limit - len(marker), 0)
+        cut = len(text) - keep
+    if keep == 0:
+        return marker[:limit]
+    head = keep * 2 // 3
+    return f"{text[:head]}{marker}{text[len(text) - (keep - head):]}"
 
 
 def png_size(data: bytes) -> tuple[int, int] | None:

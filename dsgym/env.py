@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
-from gymnasium import spaces
 
 from dsgym import registry
 from dsgym.actions import FORMAT_HELP, Action, format_execution, parse_action, truncate
@@ -19,10 +18,11 @@ from dsgym.predict.grade import invalid as invalid_submission
 from dsgym.sandbox import Limits, Sandbox, SandboxError, SandboxPool, sandbox_factory
 from dsgym.sandbox.images import image_tag
 from dsgym.scoring import score_answer
+from dsgym.spaces import UnicodeText
 from dsgym.task import Task
 
 MAX_ACTION_CHARS = 100_000
-MAX_OBSERVATION_CHARS = 1_000_000
+MAX_OBSERVATION_CHARS = 100_000  # the default cap on one whole observation; the observation space declares it
 MAX_SUBMISSION_BYTES = 256 << 20
 
 
@@ -36,21 +36,6 @@ INTERFACES = {
 
 class MissingDataError(FileNotFoundError):
     """The task's data files are not on this machine (official releases omit some)."""
-
-
-class UnicodeText(spaces.Text):
-    """Any Python string up to ``max_length`` characters.
-
-    ``spaces.Text`` only admits a fixed character set; data and tracebacks hold
-    arbitrary Unicode.  Samples still draw from printable ASCII.
-    """
-
-    def __init__(self, max_length: int, seed: int | None = None):
-        super().__init__(max_length=max_length, min_length=0,
-                         charset="".join(chr(c) for c in range(32, 127)) + "\n\t", seed=seed)
-
-    def contains(self, x: Any) -> bool:
-        return isinstance(x, str) and len(x) <= self.max_length
 
 
 class DSGymEnv(gym.Env[str, str]):
@@ -80,6 +65,7 @@ class DSGymEnv(gym.Env[str, str]):
         cell_timeout: float = 120.0,
         episode_budget: float = 1800.0,
         max_output_chars: int = 4000,
+        max_observation_chars: int = MAX_OBSERVATION_CHARS,
         sandbox: str | None = None,
         image: str | None = None,
         limits: Limits | None = None,
@@ -95,6 +81,8 @@ class DSGymEnv(gym.Env[str, str]):
             raise ValueError(f"suite {suite!r} has no tasks")
         if min(max_turns, cell_timeout, episode_budget, max_output_chars) <= 0:
             raise ValueError("max_turns, cell_timeout, episode_budget and max_output_chars must be positive")
+        if max_observation_chars < 1000:
+            raise ValueError("max_observation_chars must be at least 1000 (the end-of-episode notes must fit)")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         if interface not in INTERFACES:
@@ -104,13 +92,14 @@ class DSGymEnv(gym.Env[str, str]):
         self.cell_timeout = cell_timeout
         self.episode_budget = episode_budget
         self.max_output_chars = max_output_chars
+        self.max_observation_chars = max_observation_chars
         self.render_mode = render_mode
         self._factory = sandbox_factory(sandbox, image=image or image_tag(self.suite.image), limits=limits)
         self._owns_pool = pool is None and pool_size > 0
         self.pool = SandboxPool(self._factory, pool_size) if self._owns_pool else pool
         self._artifacts_dir = Path(artifacts_dir) if artifacts_dir else None
         self.action_space = UnicodeText(MAX_ACTION_CHARS)
-        self.observation_space = UnicodeText(MAX_OBSERVATION_CHARS)
+        self.observation_space = UnicodeText(max_observation_chars)
 
         self.task: Task | None = None
         self.sandbox: Sandbox | None = None
@@ -141,7 +130,7 @@ class DSGymEnv(gym.Env[str, str]):
         self.turn = 0
         self.started = time.monotonic()
         self.done = False
-        prompt = truncate(self.render_prompt(), MAX_OBSERVATION_CHARS)
+        prompt = truncate(self.render_prompt(), self.max_observation_chars)
         self.transcript = [prompt]
         info = {**self._base_info(), "reset_time": time.monotonic() - t0,
                 "isolated": self.sandbox.isolated, "data_files": list(self.task.data_files)}
@@ -182,6 +171,7 @@ class DSGymEnv(gym.Env[str, str]):
             observation += f"\n[episode over] The turn limit ({self.max_turns}) is reached."
         if terminated or truncated:
             reward = self._end(info, reason)
+        observation = truncate(observation, self.max_observation_chars)
         info.update(step_time=time.monotonic() - t0, elapsed=time.monotonic() - self.started,
                     termination=reason)
         self.transcript += [text if text is not None else _action_text(parsed), observation]

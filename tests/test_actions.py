@@ -33,9 +33,12 @@ def test_text_without_action_is_invalid():
 def test_truncate_keeps_head_and_tail_with_marker():
     text = "A" * 500 + "B" * 500
     out = truncate(text, 300)
-    assert out.startswith("A" * 200) and out.endswith("B" * 100)
-    assert "[output truncated: 700 characters omitted]" in out
+    assert len(out) == 300  # the cap holds with the marker counted in
+    head, tail = out.split("\n... [output truncated: 752 characters omitted] ...\n")
+    assert set(head) == {"A"} and set(tail) == {"B"} and len(head) == (len(head) + len(tail)) * 2 // 3
+    assert out.startswith("A" * 150) and out.endswith("B" * 70)
     assert truncate("short", 300) == "short"
+    assert all(len(truncate("x" * n, limit)) <= limit for n in (10, 999, 10**6) for limit in (20, 64, 1000))
 
 
 def test_capped_text_bounds_memory_and_counts_what_it_dropped():
