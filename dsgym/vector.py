@@ -14,9 +14,10 @@ Observations and actions are tuples of strings (Gymnasium batches ``Text`` space
 a ``Tuple``).  ``vectorization_mode="sync"`` steps the envs in this process and
 gives them one ``SandboxPool`` of ``num_envs`` warm sandboxes, so a group reset
 hands over started containers instead of starting N cold; ``"async"`` runs each env
-in its own spawned process (``gymnasium.vector.AsyncVectorEnv``, no shared memory),
-each with a warm pool of one.  Gymnasium's next-step autoreset applies: after an episode
-ends, the next ``step`` of that env resets it (the action is ignored).
+in its own spawned process (``gymnasium.vector.AsyncVectorEnv``; observations come back
+through shared memory, see ``dsgym.spaces``), each with a warm pool of one.  Gymnasium's
+autoreset modes all apply (``autoreset_mode``); the default, next-step, resets an env on
+the ``step`` after its episode ended (that action is ignored).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium
-from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from dsgym.registry import resolve
 from dsgym.rl.session import suite_pool
@@ -52,6 +53,7 @@ class PooledSyncVectorEnv(SyncVectorEnv):
 
 
 def make_vec(env_id: str, num_envs: int = 1, *, vectorization_mode: str = "sync", pool_size: int | None = None,
+             autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
              **options: Any) -> gymnasium.vector.VectorEnv:
     """``num_envs`` dsgym envs of ``env_id`` (a suite or one task) as one vector env; ``options`` go to each env."""
     import dsgym
@@ -67,9 +69,10 @@ def make_vec(env_id: str, num_envs: int = 1, *, vectorization_mode: str = "sync"
         per_env = {**options, "pool_size": 1 if pool_size is None else pool_size}
         # spawn, not fork: a forked child would share this process's ZeroMQ context and Docker client
         return AsyncVectorEnv([lambda: dsgym.make(env_id, **per_env) for _ in range(num_envs)],
-                              shared_memory=False, context="spawn")
+                              context="spawn", autoreset_mode=AutoresetMode(autoreset_mode))
     pool = suite_pool(env_id, pool_size or num_envs, options)
-    return PooledSyncVectorEnv([lambda: dsgym.make(env_id, pool=pool, **options) for _ in range(num_envs)], pool)
+    return PooledSyncVectorEnv([lambda: dsgym.make(env_id, pool=pool, **options) for _ in range(num_envs)], pool,
+                               autoreset_mode=AutoresetMode(autoreset_mode))
 
 
 def from_spec(num_envs: int, suite: str, task_id: str | None = None, **options: Any) -> gymnasium.vector.VectorEnv:

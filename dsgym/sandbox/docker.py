@@ -47,6 +47,16 @@ _client: docker.DockerClient | None = None
 _client_lock = threading.Lock()
 
 
+def _forget_parent() -> None:
+    """In a forked child: the parent's client (its open connections) and sandboxes are not this process's."""
+    global _client, _client_lock
+    _client, _client_lock = None, threading.Lock()
+    _live.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parent)
+
+
 def client() -> docker.DockerClient:
     """A shared Docker client (one connection pool per process)."""
     global _client
