@@ -7,12 +7,16 @@
 * Retries: rate limits (429), server errors (5xx), 408/409 and connection errors or
   timeouts are retried ``max_retries`` times with exponential backoff (a server's
   ``Retry-After`` wins when it is given); anything else raises ``LLMError`` at once.
-* Disk cache: one JSON file per request under ``cache_dir`` (default
-  ``<dsgym cache>/llm``), named by a SHA-256 of the endpoint, the model, the
-  messages and every sampling parameter.  Files are written to a temp file and
-  renamed, so a crash never leaves half an entry, and concurrent identical
-  requests in one process wait for each other instead of asking twice.
-  ``cache=False`` (per client or per call) turns it off.
+* Disk cache: one JSON file per request under ``cache_dir``, named by a SHA-256
+  of the endpoint, the model, the messages and every sampling parameter.  Files
+  are written to a temp file and renamed, so a crash never leaves half an entry,
+  and concurrent identical requests in one process wait for each other instead
+  of asking twice.  ``cache=False`` (per client or per call) turns it off.
+  There is no cache unless one is asked for: ``dsgym eval``, ``filter`` and
+  ``synth`` pass their output folder's ``llm-cache/``, so a rerun replays exactly
+  what that run saw and a new run never sees another run's replies.  A cache
+  shared across runs is opt-in: ``cache_dir`` (``--llm-cache DIR``) or
+  ``$DSGYM_LLM_CACHE_DIR``; the word ``shared`` names ``shared_cache_dir()``.
 * Sampling: at temperature > 0 the same prompt is still one cache entry; ask for
   distinct samples with ``sample_index=i`` (a cache-key component only) or
   ``samples(messages, k)``, or get ``n`` choices in one request with ``n=k``.
@@ -103,10 +107,29 @@ class ClientStats:
     usage: Usage = field(default_factory=Usage)
 
 
-def default_cache_dir() -> Path:
-    from dsgym.sandbox.images import cache_dir  # lazy: keeps `import dsgym.llm` light
+RUN_CACHE = "llm-cache"  # the folder inside a run (or filter / synth output) folder that caches its replies
+SHARED = "shared"  # as a cache folder: ``shared_cache_dir()``
+CACHE_ENV = "DSGYM_LLM_CACHE_DIR"
 
-    return cache_dir() / "llm"
+
+def shared_cache_dir() -> Path:
+    """The default folder of a cache shared across runs: ``$DSGYM_CACHE_DIR/llm``, else the user cache dir's."""
+    import platformdirs  # lazy: keeps `import dsgym.llm` light
+
+    root = os.environ.get("DSGYM_CACHE_DIR") or platformdirs.user_cache_dir("dsgym", appauthor=False)
+    return Path(root) / "llm"
+
+
+def cache_location(value: str | os.PathLike[str] | None) -> Path | None:
+    """A cache folder as the user named it (``shared`` is ``shared_cache_dir()``); None stays None."""
+    if value is None or str(value) == "":
+        return None
+    return shared_cache_dir() if str(value) == SHARED else Path(value).expanduser()
+
+
+def chosen_cache_dir(given: str | os.PathLike[str] | None = None) -> Path | None:
+    """The cache shared on purpose: ``given`` (``--llm-cache``), else ``$DSGYM_LLM_CACHE_DIR``, else None."""
+    return cache_location(given) or cache_location(os.environ.get(CACHE_ENV))
 
 
 def normalize_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -145,7 +168,7 @@ class LLMClient:
         if max_tokens is not None:
             self.defaults["max_tokens"] = max_tokens
         self.cache_enabled = cache
-        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache_dir = chosen_cache_dir(cache_dir)  # None: no disk cache
         self.max_retries = max(0, int(max_retries))
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -159,12 +182,6 @@ class LLMClient:
         return f"LLMClient(model={self.model!r}, base_url={self.base_url!r})"
 
     # ----- public API ------------------------------------------------------------------------
-    @property
-    def cache_dir(self) -> Path:
-        if self._cache_dir is None:
-            self._cache_dir = default_cache_dir()
-        return self._cache_dir
-
     def chat(self, messages: str | Sequence[Mapping[str, Any]], **overrides: Any) -> Completion:
         """Ask the model; ``overrides`` replace the client's defaults for this call.
 
@@ -172,7 +189,7 @@ class LLMClient:
         sent), ``cache`` (False skips the cache for this call), ``timeout`` (seconds).
         """
         messages = normalize_messages(messages)
-        use_cache = bool(overrides.pop("cache", self.cache_enabled))
+        use_cache = bool(overrides.pop("cache", self.cache_enabled)) and self.cache_dir is not None
         timeout = overrides.pop("timeout", self.timeout)
         sample_index = overrides.pop("sample_index", None)
         params = {k: v for k, v in {**self.defaults, **overrides}.items() if v is not None}
@@ -306,6 +323,7 @@ class LLMClient:
 
     # ----- the disk cache --------------------------------------------------------------------
     def _cache_path(self, key: str) -> Path:
+        assert self.cache_dir is not None
         return self.cache_dir / f"{key}.json"
 
     def _read_cache(self, key: str) -> Completion | None:
@@ -332,7 +350,7 @@ class LLMClient:
             "response": {"texts": list(completion.texts), "finish_reasons": list(completion.finish_reasons),
                          "usage": completion.usage.to_dict(), "model": completion.model, "id": completion.id},
         }
-        directory = self.cache_dir
+        directory = self._cache_path(key).parent
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key[:16]}-", suffix=".tmp")
         try:
@@ -344,4 +362,5 @@ class LLMClient:
             raise
 
 
-__all__ = ["ClientStats", "Completion", "LLMClient", "LLMError", "Usage", "default_cache_dir", "normalize_messages"]
+__all__ = ["CACHE_ENV", "RUN_CACHE", "ClientStats", "Completion", "LLMClient", "LLMError", "Usage", "cache_location",
+           "chosen_cache_dir", "normalize_messages", "shared_cache_dir"]

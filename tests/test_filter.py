@@ -251,9 +251,10 @@ def test_command_runs_the_probe_and_writes_a_loadable_suite(tmp_path, probe_suit
     with FakeOpenAI(replies=ScriptedModel()) as fake:
         run = CliRunner().invoke(app, ["filter", str(probe_suite), "--out", str(out), "--model", "fake-model",
                                        "--base-url", fake.base_url, "--samples", str(K), "--threshold", "0.5",
-                                       "--checks", "blind_probe,well_formed", "--cache-dir",
-                                       str(tmp_path / "cache")])
+                                       "--checks", "blind_probe,well_formed"])
+        calls = fake.calls
     assert run.exit_code == 0, run.output
+    assert len(list((out / "llm-cache").glob("*.json"))) == calls == 4 * K  # the output folder's own cache
     assert "kept 2 of 4" in run.output and "| blind_probe | 2 | 2 |" in run.output
     suite = dsgym.register_suite(out)
     assert suite.name == "probe-t-filtered" and sorted(suite.tasks) == ["never", "once"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
-from dsgym.llm import Completion, LLMClient, LLMError, Usage, default_cache_dir
+from dsgym.llm import Completion, LLMClient, LLMError, Usage, shared_cache_dir
 from tests.fake_openai import FakeOpenAI
 
 HELLO = [{"role": "user", "content": "say hello to the gym"}]
@@ -174,13 +175,31 @@ def test_threads_share_a_client_and_never_ask_twice(tmp_path):
         assert client.stats.api_calls == 4 and client.stats.cache_hits == 12
 
 
-def test_default_cache_dir_is_under_the_dsgym_cache(monkeypatch, tmp_path):
+def test_no_disk_cache_unless_one_is_asked_for(monkeypatch, tmp_path):
+    monkeypatch.delenv("DSGYM_LLM_CACHE_DIR", raising=False)
     monkeypatch.setenv("DSGYM_CACHE_DIR", str(tmp_path / "cache"))
-    assert default_cache_dir() == tmp_path / "cache" / "llm"
+    monkeypatch.chdir(tmp_path)
     with FakeOpenAI() as fake:
+        client = LLMClient("fake-model", base_url=fake.base_url, backoff=0)
+        first, again = client.chat("where am I cached?"), client.chat("where am I cached?")
+        assert client.cache_dir is None and not first.cached and not again.cached and fake.calls == 2
+        assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written anywhere
+
+        monkeypatch.setenv("DSGYM_LLM_CACHE_DIR", "shared")  # opt in to the shared default
+        assert shared_cache_dir() == tmp_path / "cache" / "llm"
         reply = LLMClient("fake-model", base_url=fake.base_url, backoff=0).chat("where am I cached?")
-    assert reply.text == "where am I cached?"
-    assert (tmp_path / "cache" / "llm" / f"{reply.key}.json").is_file()
+        assert (tmp_path / "cache" / "llm" / f"{reply.key}.json").is_file()
+        assert LLMClient("fake-model", base_url=fake.base_url).chat("where am I cached?").cached
+        monkeypatch.setenv("DSGYM_LLM_CACHE_DIR", str(tmp_path / "mine"))
+        LLMClient("fake-model", base_url=fake.base_url).chat("where am I cached?")
+        assert (tmp_path / "mine" / f"{reply.key}.json").is_file()
+
+
+def test_the_shared_default_follows_the_platform_user_cache(monkeypatch):
+    import platformdirs
+
+    monkeypatch.delenv("DSGYM_CACHE_DIR", raising=False)
+    assert shared_cache_dir() == Path(platformdirs.user_cache_dir("dsgym", appauthor=False)) / "llm"
 
 
 def test_fake_server_lists_models_and_rejects_what_a_real_one_would(fake):

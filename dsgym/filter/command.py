@@ -43,8 +43,9 @@ def filter_command(
     copy_data: bool = typer.Option(False, "--copy-data", help="Copy data and solutions into the output folder "
                                                                "instead of referencing the source suite's."),
     sandbox: Optional[str] = typer.Option(None, help="docker (default) or local; env DSGYM_SANDBOX."),
-    cache_dir: Optional[Path] = typer.Option(None, help="Disk cache of model replies (default "
-                                                        "<dsgym cache>/llm)."),
+    llm_cache: Optional[str] = typer.Option(None, "--llm-cache", "--cache-dir", help="A cache of model replies shared across "
+                                            "runs: a folder, or 'shared' for the user cache's (default: "
+                                            "<out>/llm-cache, this folder's own; env DSGYM_LLM_CACHE_DIR)."),
 ) -> None:
     """Drop tasks answerable without their data (blind probe, data grounding) or broken (quality checks)."""
     from dsgym.filter.pipeline import filter_suite
@@ -65,7 +66,7 @@ def filter_command(
             suite, out, model=model, base_url=base_url, api_key=api_key, samples=samples, threshold=threshold,
             temperature=temperature, max_tokens=max_tokens, checks=split(checks), concurrency=concurrency,
             llm_concurrency=llm_concurrency, timeout=timeout, seed=seed, name=name, copy_data=copy_data,
-            sandbox=sandbox, cache_dir=cache_dir, register=False, progress=show, **options)
+            sandbox=sandbox, cache_dir=llm_cache, register=False, progress=show, **options)
     except (FilterError, UnknownEnvError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

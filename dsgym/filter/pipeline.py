@@ -33,7 +33,7 @@ from dsgym.filter.probe import probe_complete, probe_key, probe_result, run_samp
 from dsgym.filter.quality import (data_files_result, deterministic_result, duplicate_results,
                                   reproduces_result, well_formed_result)
 from dsgym.filter.state import STATE_FILE, StateStore, digest
-from dsgym.llm import LLMClient
+from dsgym.llm import RUN_CACHE, LLMClient, chosen_cache_dir
 from dsgym.task import Suite, Task, load_manifest
 
 SANDBOX_VERSION = 1
@@ -142,8 +142,9 @@ def filter_suite(
 
     probe_client = client
     if BLIND_PROBE in chosen and probe_client is None and model:
+        # this output folder's replies, unless a cache shared across runs is asked for
         probe_client = LLMClient(model, base_url=base_url, api_key=api_key, temperature=temperature,
-                                 max_tokens=max_tokens, cache_dir=cache_dir)
+                                 max_tokens=max_tokens, cache_dir=chosen_cache_dir(cache_dir) or out / RUN_CACHE)
     probing = BLIND_PROBE in chosen and probe_client is not None
     boxed = tuple(c for c in SANDBOX_CHECKS if c in chosen)
     image = None
