@@ -26,6 +26,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(tasks_app, name="tasks")
 console = Console()
 err = Console(stderr=True)
+TABLE_ROWS = 1000  # `tasks list` prints more tasks than this as plain lines
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -105,8 +106,19 @@ def sandbox_status() -> None:
                                                  "[red]missing: run `dsgym sandbox build`[/red]"))
     containers = docker_sandbox.list_containers()
     console.print(f"containers: {len(containers)} labelled dsgym container(s)")
+    now = time.time()
     for container in containers:
-        console.print(f"  {container.short_id} {container.status} owner={container.labels.get('dsgym.owner')}")
+        labels = container.labels
+        owner = labels.get("dsgym.owner", "?")
+        if docker_sandbox.orphaned(container):
+            owner += " (gone: `dsgym sandbox prune` removes it)"
+        created = labels.get("dsgym.created", "")
+        age = f"{now - float(created):.0f} s" if created.replace(".", "", 1).isdigit() else "?"
+        renewed = docker_sandbox.lease_age(container)
+        lease = (f"{labels['dsgym.lease']} s" if "dsgym.lease" in labels else "none") + (
+            f", renewed {renewed:.0f} s ago" if renewed is not None else "")
+        console.print(f"  {container.short_id} {container.status} owner={owner} age={age} lease={lease}",
+                      **PLAIN)
     if not built:
         raise typer.Exit(1)
 
@@ -119,23 +131,29 @@ def tasks_list(
     suite: Optional[str] = typer.Argument(None, help="A suite name; all suites if omitted."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per task per line."),
 ) -> None:
-    """List suites, or the tasks of one suite."""
+    """List suites, or the tasks of one suite (over 1,000 tasks: one tab-separated line each, not a table)."""
     import dsgym
 
     try:
         chosen = [dsgym.get_suite(suite)] if suite else list(dsgym.suites().values())
     except dsgym.UnknownEnvError as exc:
         fail(str(exc))
+    write = sys.stdout.write
     if as_json:
         for s in chosen:
             for task in s.tasks.values():
-                print(json.dumps({"id": task.id, "suite": task.suite, "question": task.question,
-                                  "metric": task.metric, "data_files": task.data_files}))
+                write(json.dumps({"id": task.id, "suite": task.suite, "question": task.question,
+                                  "metric": task.metric, "data_files": task.data_files}) + "\n")
         return
     if not suite:
         table = Table("suite", "tasks", "version", "description")
         for s in chosen:
             table.add_row(s.name, str(len(s.tasks)), s.version, s.description)
+    elif len(chosen[0].tasks) > TABLE_ROWS:  # a table measures every cell first: minutes for 100,000 rows
+        write("env id\tmetric\tquestion\n")
+        for task in chosen[0].tasks.values():
+            write(f"{task.env_id}\t{task.metric}\t{' '.join(task.question.split())}\n")
+        return
     else:
         table = Table("env id", "metric", "question")
         for task in chosen[0].tasks.values():
@@ -188,12 +206,19 @@ def tasks_validate(
         fail(str(exc))
     problems = [p for s in chosen for p in validate_suite(s, need_solutions=solutions)]
     if solutions:
-        from dsgym import runner
+        from dsgym import runner, shutdown
         from dsgym.agents import OracleAgent
 
+        shutdown.install()
+        shutdown.reap(lambda line: err.print(line, **PLAIN))
         jobs = [runner.Job(s.name, t.id) for s in chosen for t in s.tasks.values()
                 if t.solution and not t.missing_data()]
-        for record in runner.run(jobs, OracleAgent, concurrency=concurrency):
+        try:
+            records = runner.run(jobs, OracleAgent, concurrency=concurrency)
+        except KeyboardInterrupt as exc:
+            err.print(f"{shutdown.cause(exc)}: nothing was changed; the sandboxes were removed", **PLAIN)
+            raise typer.Exit(shutdown.exit_code(exc))
+        for record in records:
             if record.status == "error":
                 problems.append(Problem(record.suite, record.task_id, f"reference solution could not be "
                                         f"scored ({record.error_type} error: {record.error})"))
@@ -238,16 +263,22 @@ def run_one(
 ) -> None:
     """Play one episode and print the transcript and score."""
     import dsgym
+    from dsgym import shutdown
     from dsgym.agents import load_agent
     from dsgym.episode import play
 
+    shutdown.install()
     try:
         env = dsgym.make(env_id, **_env_options(sandbox, max_turns, cell_timeout, episode_budget))
         player = load_agent(agent)
     except (dsgym.UnknownEnvError, KeyError, ValueError, ImportError, AttributeError) as exc:
         fail(str(exc))
+    shutdown.reap(lambda line: err.print(line, **PLAIN), sandbox)
     try:
         record = play(env.unwrapped, player, seed=seed)
+    except KeyboardInterrupt as exc:
+        err.print(f"{shutdown.cause(exc)}: the episode was abandoned and its sandbox removed", **PLAIN)
+        raise typer.Exit(shutdown.exit_code(exc))
     finally:
         env.close()
     console.print(record.transcript(), highlight=False, markup=False)
@@ -386,6 +417,10 @@ def evaluate(
                            "settings (its files are moved to a replaced-<time> subfolder)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap confidence intervals."),
     pass_threshold: float = typer.Option(1.0, help="Score at which a sample counts as passed (pass@k)."),
+    llm_cache: Optional[str] = typer.Option(None, "--llm-cache", help="Reuse and add to a cache of model replies "
+                                            "shared across runs: a folder, or 'shared' for the user cache's "
+                                            "(default: the run folder's own llm-cache/, so a new run never "
+                                            "replays another's replies; env DSGYM_LLM_CACHE_DIR)."),
 ) -> None:
     """Play every (task, sample) episode, N at a time; write runs/<name>/episodes.jsonl; print a summary.
 
@@ -394,10 +429,11 @@ def evaluate(
     model endpoint is not there, 3 aborted by --max-errors, 4 the disk is full, 130 interrupted.
     """
     import dsgym
-    from dsgym import report, runner
+    from dsgym import report, runner, shutdown
     from dsgym.agents import load_agent
     from dsgym.episode import EpisodeRecord
 
+    shutdown.install()
     try:
         limit = runner.parse_max_errors(max_errors)
     except ValueError as exc:
@@ -426,6 +462,7 @@ def evaluate(
         out = Path("runs") / (re.sub(r"[^A-Za-z0-9_.-]+", "_", label) + time.strftime("-%Y%m%d-%H%M%S"))
     ray = _ray_backend(backend, address, ray_cpus)
     _check_outside_world(settings, jobs, probe, ray)
+    shutdown.reap(lambda line: err.print(line, **PLAIN), settings.env_options.get("sandbox"))
     err.print(f"run folder: {out}  ({len(jobs)} episodes: {len(jobs) // settings.samples} task(s) x "
               f"{settings.samples} sample(s); agent {probe.name})", **PLAIN)
 
@@ -467,16 +504,16 @@ def evaluate(
             runner.evaluate(settings, out, concurrency=concurrency, retries=retries, backoff=retry_backoff,
                             max_errors=limit, retry_errors=retry_errors, force=force, command=sys.argv,
                             agent_config=_agent_config(probe), on_plan=planned, on_result=finished,
-                            backend=ray)
+                            backend=ray, llm_cache=llm_cache)
     except runner.RunDirError as exc:
         fail(str(exc))
     except runner.RunAborted as exc:
         err.print(f"{exc}; the episodes so far are in {out}", style="red", **PLAIN)
         status = 3
-    except KeyboardInterrupt:
-        err.print(f"interrupted: {state['done']} episode(s) of this session are recorded in {out}; "
+    except KeyboardInterrupt as exc:  # also SIGTERM and SIGHUP (dsgym.shutdown)
+        err.print(f"{shutdown.cause(exc)}: {state['done']} episode(s) of this session are recorded in {out}; "
                   "its containers were removed. Rerun the same command to resume.", **PLAIN)
-        raise typer.Exit(130)
+        raise typer.Exit(shutdown.exit_code(exc))
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -516,13 +553,18 @@ def rescore(
 
     episodes.jsonl is rewritten atomically; each re-graded record keeps its previous_score.
     """
-    from dsgym import report, runner
+    from dsgym import report, runner, shutdown
 
+    shutdown.install()
     for path in runs:
         try:
             result = runner.rescore(path, allow_judge=judge)
         except runner.RunDirError as exc:
             fail(str(exc))
+        except KeyboardInterrupt as exc:  # the log is replaced atomically: it holds the old grades or the new
+            err.print(f"{shutdown.cause(exc)}: {path} was left as it was; the runs before it are re-graded",
+                      **PLAIN)
+            raise typer.Exit(shutdown.exit_code(exc))
         skipped = "; ".join(f"{reason}: {count}" for reason, count in sorted(result.skipped.items()))
         console.print(f"{path}: re-graded {result.regraded} answer(s), {result.changed} changed"
                       + (f"; skipped {skipped}" if skipped else ""), **PLAIN)
@@ -602,11 +644,15 @@ def view(
         server = make_server(site.root, port)
     except OSError as exc:
         fail(f"cannot serve on 127.0.0.1:{port}: {exc}")
+    from dsgym import shutdown
+
+    shutdown.install()
     console.print(f"serving {url_of(server)} (Ctrl-C to stop)", **PLAIN)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as exc:  # also SIGTERM and SIGHUP
+        err.print(f"{shutdown.cause(exc)}: stopped serving; the site stays in {site.root}", **PLAIN)
+        raise typer.Exit(shutdown.exit_code(exc))
     finally:
         server.server_close()
 

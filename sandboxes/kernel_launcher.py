@@ -9,6 +9,15 @@ the agent its variables, never the episode.
 SIGUSR1 kills the current kernel and all it spawned (the host's escalation when
 an interrupt does not stop a cell); SIGTERM kills it and exits.
 
+In a Docker sandbox it is the container's PID 1 (no separate init), for two reasons:
+it reaps every orphaned process, and it holds the sandbox's lease.  The host renews
+the lease by touching a file on a mount only the host can write; when no renewal
+is seen for the lease's seconds (the owner was SIGKILLed, crashed, or its node
+vanished) this process exits, which stops the container, and the daemon removes
+it.  Code in the sandbox runs as the same user but cannot stop or kill PID 1
+(the kernel drops SIGKILL and SIGSTOP sent to a namespace's init from inside it),
+and signals it can send (SIGTERM, SIGINT) end the sandbox, never prolong it.
+
 Standard library only: it also runs outside the image (``LocalSandbox``).
 """
 
@@ -61,7 +70,66 @@ def kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def main(conn_dir: Path, workdir: Path) -> int:
+class Lease:
+    """The host's renewals of this sandbox, seen as changes of one file's mtime.
+
+    The file holds the lease's length in seconds.  Time is measured on this process's
+    monotonic clock from the last change seen, so a host clock step neither ends nor
+    extends a lease.  A file that vanishes (the host removed the sandbox's folder)
+    is never renewed again.
+    """
+
+    def __init__(self, path: Path, default: float = 60.0):
+        self.path = path
+        try:
+            self.seconds = max(1.0, float(path.read_text().strip()))
+        except (OSError, ValueError):
+            self.seconds = default
+        self.seen = self._stamp()
+        self.renewed = time.monotonic()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_ino
+
+    def lapsed(self) -> bool:
+        stamp, now = self._stamp(), time.monotonic()
+        if stamp is not None and stamp != self.seen:
+            self.seen, self.renewed = stamp, now
+        return now - self.renewed > self.seconds
+
+    def poll_interval(self) -> float:
+        return min(1.0, self.seconds / 4)
+
+
+def unblock_children_signals() -> None:
+    """Run in the kernel child: the launcher blocks SIGCHLD (it waits with sigtimedwait)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+    prefer_as_oom_victim()
+
+
+def wait_for(kernel: subprocess.Popen, lease: Lease | None) -> int | None:
+    """Reap children (orphans re-parented to us too) until the kernel exits; None when the lease lapses."""
+    while True:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = kernel.pid, 0  # pragma: no cover - the kernel was reaped elsewhere
+            if pid == 0:
+                break
+            if pid == kernel.pid:
+                kernel.returncode = os.waitstatus_to_exitcode(status)
+                return kernel.returncode
+        if lease is not None and lease.lapsed():
+            return None
+        signal.sigtimedwait({signal.SIGCHLD}, lease.poll_interval() if lease else 1.0)
+
+
+def main(conn_dir: Path, workdir: Path, lease: Lease | None = None) -> int:
     stopping = False
     current: subprocess.Popen | None = None
 
@@ -78,6 +146,7 @@ def main(conn_dir: Path, workdir: Path) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGUSR1, on_kill_kernel)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
 
     startup = conn_dir / "startup.py"
     startup.write_text(STARTUP)
@@ -89,17 +158,18 @@ def main(conn_dir: Path, workdir: Path) -> int:
         generation += 1
         started = time.time()
         current = subprocess.Popen(
-            cmd, cwd=workdir, start_new_session=True, preexec_fn=prefer_as_oom_victim
+            cmd, cwd=workdir, start_new_session=True, preexec_fn=unblock_children_signals
         )
         write_state(conn_dir, {"generation": generation, "pid": current.pid, "alive": True,
                                "last_exit": last_exit, "started": started})
-        while True:
-            try:
-                last_exit = current.wait()
-                break
-            except InterruptedError:  # pragma: no cover - PEP 475 retries for us
-                continue
+        last_exit = wait_for(current, lease)
         kill_group(current)  # whatever the kernel left running dies with it
+        if last_exit is None:
+            write_state(conn_dir, {"generation": generation, "pid": current.pid, "alive": False,
+                                   "last_exit": None, "started": started, "lease_lapsed": True})
+            print(f"dsgym: the sandbox's lease lapsed (no renewal from its owner for {lease.seconds:g} s); "
+                  "stopping", file=sys.stderr, flush=True)
+            return 0
         write_state(conn_dir, {"generation": generation, "pid": current.pid, "alive": False,
                                "last_exit": last_exit, "started": started})
         if time.time() - started < 1.0:
@@ -110,4 +180,4 @@ def main(conn_dir: Path, workdir: Path) -> int:
 if __name__ == "__main__":
     conn = Path(sys.argv[1] if len(sys.argv) > 1 else "/run/dsgym")
     work = Path(sys.argv[2] if len(sys.argv) > 2 else "/workspace")
-    sys.exit(main(conn, work))
+    sys.exit(main(conn, work, Lease(Path(sys.argv[3])) if len(sys.argv) > 3 else None))

@@ -68,6 +68,7 @@ def synth_command(
     cache_dir: Optional[Path] = typer.Option(None, help="Disk cache of model replies (default <dsgym cache>/llm)."),
 ) -> None:
     """Turn datasets into execution-verified SFT trajectories (profile, generate, roll out, verify, filter, export)."""
+    from dsgym import shutdown
     from dsgym.synth import SynthError, SynthSettings, synthesize
     from dsgym.synth.pipeline import STAGES
     from dsgym.synth.report import report_lines
@@ -94,6 +95,8 @@ def synth_command(
         max_sandbox_time=max_sandbox_time, concurrency=concurrency, llm_concurrency=llm_concurrency,
         backend=backend, address=address, ray_cpus=ray_cpus,
         cache_dir=str(cache_dir) if cache_dir else None)
+    shutdown.install()
+    shutdown.reap(err.print, sandbox)
     columns = [TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=err, transient=False) as progress:
         bars = {stage: progress.add_task(stage, total=None, visible=False) for stage in STAGES}
@@ -106,9 +109,10 @@ def synth_command(
         except SynthError as exc:
             err.print(f"error: {exc}")
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err.print(f"interrupted: finished work is kept in {out}; rerun the same command to continue")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:  # also SIGTERM and SIGHUP (dsgym.shutdown)
+            err.print(f"{shutdown.cause(exc)}: finished work is kept in {out}; its sandboxes were removed; "
+                      "rerun the same command to continue")
+            raise typer.Exit(shutdown.exit_code(exc)) from None
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise

@@ -48,6 +48,7 @@ def filter_command(
                                             "<out>/llm-cache, this folder's own; env DSGYM_LLM_CACHE_DIR)."),
 ) -> None:
     """Drop tasks answerable without their data (blind probe, data grounding) or broken (quality checks)."""
+    from dsgym import shutdown
     from dsgym.filter.pipeline import filter_suite
     from dsgym.registry import UnknownEnvError
 
@@ -58,6 +59,8 @@ def filter_command(
         flag = "" if event["complete"] else "  (incomplete: will be retried on rerun)"
         typer.echo(f"[{event['done']}/{event['total']}] {event['task']}: {event['part']} done{flag}", err=True)
 
+    shutdown.install()
+    shutdown.reap(lambda line: typer.echo(line, err=True), sandbox)
     options: dict[str, Any] = {}
     if perturbations is not None:
         options["perturbations"] = split(perturbations)
@@ -70,6 +73,10 @@ def filter_command(
     except (FilterError, UnknownEnvError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt as exc:  # also SIGTERM and SIGHUP (dsgym.shutdown)
+        typer.echo(f"{shutdown.cause(exc)}: the checks finished so far are kept in {out}; its sandboxes were "
+                   "removed; rerun the same command to resume", err=True)
+        raise typer.Exit(shutdown.exit_code(exc)) from None
     from dsgym.filter.output import summary_table
 
     typer.echo("\n".join(summary_table(result.stats)))

@@ -36,6 +36,7 @@ def serve_command(
     episode_budget: float = typer.Option(1800.0, help="Seconds per episode."),
 ) -> None:
     """Serve ENV_ID over OpenEnv's WebSocket protocol (clients: dsgym.rl.openenv_client.DSGymClient)."""
+    from dsgym import shutdown
     from dsgym.preflight import PreflightError, check
 
     try:
@@ -59,9 +60,18 @@ def serve_command(
                                 cell_timeout=cell_timeout, episode_budget=episode_budget)
     except (dsgym.UnknownEnvError, PreflightError, ValueError) as exc:
         fail(str(exc))
+    shutdown.install()
+    shutdown.reap(lambda line: err.print(line, highlight=False))
     err.print(f"serving {env_id} on ws://{host}:{port}/ws ({'token required' if token else 'no token'}; "
               f"up to {max_sessions} sessions, idle timeout {idle_timeout:g} s)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning", ws_ping_interval=20, ws_ping_timeout=20)
+    try:  # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises them again for us
+        uvicorn.run(app, host=host, port=port, log_level="warning", ws_ping_interval=20, ws_ping_timeout=20)
+    except KeyboardInterrupt as exc:  # also SIGHUP (dsgym.shutdown)
+        from dsgym.sandbox import docker as docker_sandbox
+
+        docker_sandbox.close_all()  # the sessions' sandboxes, also if the app's shutdown did not run
+        err.print(f"{shutdown.cause(exc)}: stopped serving; the sessions' sandboxes were removed", highlight=False)
+        raise typer.Exit(shutdown.exit_code(exc)) from None
 
 
 def fail(message: str) -> None:

@@ -10,11 +10,20 @@ The kernel's sockets and state live in a small tmpfs inside the container
 nothing the sandbox writes lands on the host's disk.  The connection file the host
 writes is mounted read-only and copied in when the container starts.  Every container carries labels
 so ``prune`` can find the ones a killed process left behind.
+
+No sandbox outlives its owner.  A signal or a normal exit removes the owner's containers
+(``close_all``).  For SIGKILL, crashes and vanished nodes each container holds a lease: a
+thread of the owning process touches a file in a folder mounted read-only into the
+sandbox every quarter of the lease (``DSGYM_LEASE_SECONDS``, default 60), and the
+launcher, which is the container's PID 1, exits when it sees no renewal for a whole
+lease; the container was created with auto-remove, so the daemon then deletes it.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
+import logging
 import os
 import shutil
 import signal
@@ -22,6 +31,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 import weakref
 from pathlib import Path
 
@@ -37,14 +47,31 @@ LABEL = "dsgym.sandbox"
 INSIDE_CONN = "/run/dsgym"  # tmpfs: the kernel's sockets, state.json, startup.py
 INSIDE_SEED = "/run/dsgym-seed"  # read-only bind mount of the host's kernel.json
 CONN_SIZE = "1m"
+INSIDE_LEASE = "/run/dsgym-lease"  # read-only bind mount: the lease file the owner touches
 LAUNCH = (f"cp {INSIDE_SEED}/kernel.json {INSIDE_CONN}/kernel.json && "
-          f"exec python /opt/dsgym/kernel_launcher.py {INSIDE_CONN} /workspace")
+          f"exec python /opt/dsgym/kernel_launcher.py {INSIDE_CONN} /workspace {INSIDE_LEASE}/lease")
+LEASE_ENV = "DSGYM_LEASE_SECONDS"
+DEFAULT_LEASE = 60.0
+MIN_LEASE = 2.0
 SANDBOX_UID = 1000  # the image's unprivileged user; used when the host runs as root
 
 _live: weakref.WeakSet[DockerSandbox] = weakref.WeakSet()
 _exiting = threading.Event()  # set at process exit: sandboxes still starting remove themselves
 _client: docker.DockerClient | None = None
 _client_lock = threading.Lock()
+_renewer: threading.Thread | None = None
+_renewer_lock = threading.Lock()
+_reaped = False
+_process_id = uuid.uuid4().hex[:16]  # tells this process's containers apart from any other's
+log = logging.getLogger(__name__)
+
+
+def _new_process_id() -> None:
+    global _process_id, _renewer, _reaped
+    _process_id, _renewer, _reaped = uuid.uuid4().hex[:16], None, False
+
+
+os.register_at_fork(after_in_child=_new_process_id)
 
 
 def _forget_parent() -> None:
@@ -113,6 +140,8 @@ class DockerSandbox(Sandbox):
         self.kernel: KernelSession | None = None
         self.root: Path | None = None
         self._closed = False
+        self.lease_seconds = lease_seconds()
+        self.lease_file: Path | None = None
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -120,6 +149,10 @@ class DockerSandbox(Sandbox):
     def start(self, timeout: float = 60.0) -> None:
         docker_client = client()
         install_exit_handlers()
+        try:
+            reap_orphans()
+        except (SandboxError, docker.errors.APIError) as exc:  # never a reason not to start
+            log.warning("could not remove orphaned sandboxes: %s", exc)
         uid = SANDBOX_UID if os.geteuid() == 0 else os.geteuid()
         gid = SANDBOX_UID if os.geteuid() == 0 else os.getegid()
         self.root = Path(tempfile.mkdtemp(prefix="dsgym-", dir=os.environ.get("DSGYM_TMPDIR")))
@@ -128,18 +161,28 @@ class DockerSandbox(Sandbox):
         data.mkdir()
         self.root.chmod(0o755)
         connection = write_connection_file(seed, INSIDE_CONN)
+        (self.root / "owner.json").write_text(json.dumps({"owner": owner(), "pidns": pid_namespace()}))
+        lease = self.root / "lease"
+        lease.mkdir(mode=0o755)
+        lease.chmod(0o755)
+        self.lease_file = lease / "lease"
+        self.lease_file.write_text(f"{self.lease_seconds:g}\n")  # its length; the mtime is the renewal
+        self.lease_file.chmod(0o644)
         (seed / "kernel.json").chmod(0o644)
         limits = self.limits
-        labels = {LABEL: "1", "dsgym.owner": owner(),
+        labels = {LABEL: "1", "dsgym.owner": owner(), "dsgym.pidns": pid_namespace(),
+                  "dsgym.process": _process_id, "dsgym.lease": f"{self.lease_seconds:g}",
                   "dsgym.root": str(self.root), "dsgym.created": f"{time.time():.0f}",
                   **self.extra_labels}
         memory = _parse_bytes(limits.memory)
         _live.add(self)
+        _ensure_renewer()
         try:
             # create + start, not run: run would try to pull a missing image from a registry
             created = docker_client.containers.create(
                 self.image,
-                init=True,
+                init=False,  # the launcher is PID 1: it reaps orphans and holds the lease
+                auto_remove=True,  # a container that stops (its lease lapsed) is deleted by the daemon
                 user=f"{uid}:{gid}",
                 network_mode="none",
                 mem_limit=memory,
@@ -156,6 +199,7 @@ class DockerSandbox(Sandbox):
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 volumes={str(seed): {"bind": INSIDE_SEED, "mode": "ro"},
+                         str(lease): {"bind": INSIDE_LEASE, "mode": "ro"},
                          str(data): {"bind": self.data_dir, "mode": "ro"}},
                 labels=labels,
                 working_dir=self.workdir,
@@ -266,7 +310,7 @@ class DockerSandbox(Sandbox):
         return self.container.status == "running"
 
     def _kill_kernel(self) -> None:
-        # docker-init forwards the signal to the launcher, which kills the kernel's process group.
+        # The launcher (PID 1) kills the kernel's process group and starts a new kernel.
         try:
             self.container.kill(signal="SIGUSR1")
         except docker.errors.APIError:
@@ -283,6 +327,8 @@ def prune(everything: bool = False) -> list[str]:
     """Remove labelled containers whose owning process on this host is gone; return their ids.
 
     Containers owned by other hosts sharing the daemon are left alone unless ``everything``.
+    Sandbox folders whose owner is gone and whose container already removed itself (its
+    lease lapsed) are deleted too.
     """
     removed = []
     for container in list_containers():
@@ -292,22 +338,149 @@ def prune(everything: bool = False) -> list[str]:
             container.remove(force=True)
         except docker.errors.NotFound:
             continue
-        root = container.labels.get("dsgym.root")
-        if root and Path(root).name.startswith("dsgym-"):
-            shutil.rmtree(root, ignore_errors=True)
+        except docker.errors.APIError as exc:
+            if "already in progress" not in str(exc):
+                raise
+        _remove_root(container.labels.get("dsgym.root"))
         removed.append(container.short_id)
+    _sweep_roots()
     return removed
+
+
+def reap_orphans() -> list[str]:
+    """Once per process, before its first sandbox: ``prune`` this host's orphans; return their ids."""
+    global _reaped
+    with _renewer_lock:
+        if _reaped:
+            return []
+        _reaped = True
+    return prune()
+
+
+def remove_own() -> None:
+    """Remove every container this process created, by label (no locks: safe on a forced exit)."""
+    try:
+        containers = client().containers.list(
+            all=True, filters={"label": [LABEL, f"dsgym.process={_process_id}"]}, ignore_removed=True)
+    except (SandboxError, docker.errors.APIError):
+        return
+    for container in containers:
+        try:
+            container.remove(force=True)
+        except docker.errors.APIError:
+            pass
+        _remove_root(container.labels.get("dsgym.root"))
 
 
 def orphaned(container: docker.models.containers.Container) -> bool:
     """Whether ``container`` was started by a process of this host that has exited."""
-    owner_host, _, pid = container.labels.get("dsgym.owner", "").rpartition(":")
-    return owner_host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+    return _owner_gone(container.labels.get("dsgym.owner", ""), container.labels.get("dsgym.pidns"))
+
+
+def _owner_gone(owner_label: str, pidns: str | None) -> bool:
+    """Whether the process named by an owner label ran where our pids mean the same, and has exited.
+
+    Two hosts (or two containers sharing the host's daemon) can have the same hostname;
+    ``pidns`` (the kernel's boot id and the pid namespace) tells them apart, so a pid is
+    only looked up where it means that process.  Labels without it (older dsgym) fall
+    back to the hostname.
+    """
+    owner_host, _, pid = owner_label.rpartition(":")
+    if owner_host != socket.gethostname() or not pid.isdigit():
+        return False
+    if pidns is not None and pidns != pid_namespace():
+        return False
+    return not _alive(int(pid))
 
 
 def owner(pid: int | None = None) -> str:
     """The ``dsgym.owner`` label of the containers a process (default: this one) starts."""
     return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
+
+
+def pid_namespace() -> str:
+    """``<boot id>/<pid namespace>``: where a pid names the same process as it does for us."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = "unknown"
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+    except OSError:
+        namespace = "unknown"
+    return f"{boot}/{namespace}"
+
+
+def lease_seconds() -> float:
+    """The lease of new sandboxes: ``$DSGYM_LEASE_SECONDS`` or 60."""
+    text = os.environ.get(LEASE_ENV, "").strip()
+    if not text:
+        return DEFAULT_LEASE
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= MIN_LEASE:  # also NaN
+        raise SandboxError(f"{LEASE_ENV} must be a number of seconds, at least {MIN_LEASE:g}, not {text!r}")
+    return value
+
+
+def lease_age(container: docker.models.containers.Container) -> float | None:
+    """Seconds since the container's lease was last renewed (None: not on this host or no lease)."""
+    root = container.labels.get("dsgym.root")
+    if not root:
+        return None
+    try:
+        return max(0.0, time.time() - (Path(root) / "lease" / "lease").stat().st_mtime)
+    except OSError:
+        return None
+
+
+def _ensure_renewer() -> None:
+    global _renewer
+    with _renewer_lock:
+        if _renewer is None or not _renewer.is_alive():
+            _renewer = threading.Thread(target=_renew_leases, name="dsgym-lease", daemon=True)
+            _renewer.start()
+
+
+def _renew_leases() -> None:
+    """Touch the lease file of every live sandbox, four times per lease.
+
+    A thread of its own, so a long busy cell (or a slow model call) never lets a lease lapse;
+    it dies with the process, which is the point.
+    """
+    while True:
+        interval = DEFAULT_LEASE / 4
+        for sandbox in list(_live):
+            if sandbox.lease_file is not None:
+                try:
+                    os.utime(sandbox.lease_file)
+                except OSError:
+                    pass  # closed meanwhile
+            interval = min(interval, sandbox.lease_seconds / 4)
+        time.sleep(interval)
+
+
+def _remove_root(root: str | None) -> None:
+    if root and Path(root).name.startswith("dsgym-"):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _sweep_roots() -> None:
+    """Delete sandbox folders in the temp dir whose owner is gone (their container removed itself)."""
+    base = Path(os.environ.get("DSGYM_TMPDIR") or tempfile.gettempdir())
+    try:
+        candidates = list(base.glob("dsgym-*/owner.json"))
+    except OSError:
+        return
+    for marker in candidates:
+        try:
+            info = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and _owner_gone(str(info.get("owner", "")), info.get("pidns")):
+            _remove_root(str(marker.parent))
 
 
 def list_containers(owned_by: int | None = None) -> list:

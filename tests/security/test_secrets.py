@@ -142,16 +142,16 @@ def test_proc_and_sys_reveal_no_host_secrets(make_env):
         "emit(out)\n"
     )
     out, _obs, _ = cell_json(env, code)
-    # A private pid namespace: init (docker-init) is pid 1, only the sandbox's own processes exist,
-    # and none of them is this host's test process.
-    assert "docker-init" in out["cmdlines"]["1"], out["cmdlines"]
+    # A private pid namespace: init (dsgym's kernel launcher, which holds the lease) is pid 1, only the
+    # sandbox's own processes exist, and none of them is this host's test process.
+    assert "kernel_launcher.py" in out["cmdlines"]["1"], out["cmdlines"]
     assert len(out["pids"]) < 20, f"host processes are visible: {out['cmdlines']}"
     assert not any("pytest" in cmd for cmd in out["cmdlines"].values()), out["cmdlines"]
     assert os.getpid() not in out["pids"] or "pytest" not in out["cmdlines"].get(str(os.getpid()), "")
     # pid 1's environment is the image's, nothing from the host.
     names = {item.split("=", 1)[0] for item in out["pid1_env"] if item}
     host_only = {name for name in os.environ if name not in names} - {"PATH", "HOME", "HOSTNAME"}
-    assert names - {"PATH", "HOSTNAME", "HOME"} <= {
+    assert names - {"PATH", "HOSTNAME", "HOME", "PWD"} <= {  # PWD: set by the container's sh, not the host
         "MPLCONFIGDIR", "NUMBA_CACHE_DIR", "IPYTHONDIR", "JUPYTER_RUNTIME_DIR", "PYTHONDONTWRITEBYTECODE",
         "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}, names
     assert host_only, "the host has environment variables the sandbox lacks (sanity)"
