@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 from dsgym.task import Task
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """One model reply as the episode record keeps it: the whole text (reasoning and action), why it ended,
+    what the API said it cost, and whether it was replayed from a cache (then it cost nothing now)."""
+
+    text: str
+    finish_reason: str | None
+    usage: dict[str, int]
+    cached: bool
 
 
 class Agent(ABC):
@@ -15,9 +27,13 @@ class Agent(ABC):
     ``start``), as the model API reported them; ``config`` describes the agent for
     run manifests.  A failure of the model endpoint should surface as
     ``dsgym.llm.LLMError`` so runners can tell it from a bug in the agent.
+    An agent backed by a model sets ``last_reply`` in each ``act`` (the episode
+    record keeps it per turn); a ``dsgym.llm.LLMClient`` it builds while the runner
+    plays an episode caches in the run's cache by itself (``dsgym.llm.caching_in``).
     """
 
     name = "agent"
+    last_reply: ModelReply | None = None
 
     def __init__(self) -> None:
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
@@ -30,8 +46,9 @@ class Agent(ABC):
     def act(self, observation: str | None) -> str:
         """The next action; ``observation`` is what the previous action produced (None at first)."""
 
-    def conversation(self) -> list[dict[str, Any]] | None:
-        """The episode's chat messages as the model saw them, if the agent keeps them (for SFT export)."""
+    def chat_from_record(self, task: Task, record: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The chat the model saw in a recorded episode (system, task prompt, replies, observations), rebuilt
+        from the record's turns; None for agents without a model.  Synthesis exports it as SFT data."""
         return None
 
     def config(self) -> dict[str, Any]:

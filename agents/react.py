@@ -30,7 +30,6 @@ Other keywords: ``cache_dir``, ``seed`` (sent to the API as ``seed + sample_inde
 ``max_retries`` (4), ``backoff`` (1.0 s, doubling), ``params`` (extra request
 parameters such as ``{"top_p": 0.95}``), ``system_prompt`` (replaces the
 built-in one), ``accept_fenced`` (bare fenced code counts as code; codeact: on),
-``keep_conversation`` (the episode record keeps the full chat, for SFT export),
 ``client`` (a ready ``LLMClient`` to share).
 
 Context budget.  Every request is kept within ``max_context_tokens - max_tokens``
@@ -43,7 +42,10 @@ task prompt says how many went and lists the code they ran, abbreviated.  Every
 observation is stored cut to ``max_observation_chars`` (head and tail kept), and
 if the newest turn alone is still too large, its observation is cut further.
 
-Caching.  The LLM disk cache keys each request by endpoint, model, messages,
+Caching.  Replies are cached on disk only where asked: an agent built by
+``dsgym eval`` caches in its run folder's ``llm-cache/`` (or in the cache shared
+across runs on purpose with ``--llm-cache DIR``); a bare agent caches in
+``cache_dir`` or ``$DSGYM_LLM_CACHE_DIR`` if given, else nowhere.  The cache keys each request by endpoint, model, messages,
 sampling parameters and the episode's *sample index*.  The index makes k samples
 of one task distinct (sample i never reuses sample j's replies, even at
 temperature 0), while re-running or resuming sample i replays it from the cache
@@ -55,7 +57,7 @@ a task played by this agent instance is sample n (0, 1, ...), so runners that
 build one agent per episode must set it.  With ``seed`` the API also gets
 ``seed + sample_index``, for servers that honour it.  ``cache=False`` turns the
 cache off.  Replies served from the cache cost nothing and are not added to
-``usage`` (``stats.cache_hits`` counts them).  The host path of saved figures
+``usage`` (``stats.cache_hits`` counts them; each turn's ``last_reply.cached`` says so).  The host path of saved figures
 is dropped from observations before the model sees them: the model cannot open
 it, and its random episode id would make every re-run miss the cache.
 
@@ -64,6 +66,11 @@ What the model sees besides the env's text: each observation is headed
 several actions (only the first ran), was cut at the token limit, put code in a
 bare fence (react), or when few turns are left.  A reply without an action is
 passed to the env as it is, so the env's format help answers it.
+
+Transcripts.  After each ``act``, ``last_reply`` holds the model's whole reply
+(reasoning and action), its finish reason, its usage and whether it came from
+the cache; the episode record keeps it per turn.  ``chat_from_record`` rebuilds
+the exact chat the model saw from such a record, for SFT export.
 """
 
 from __future__ import annotations
@@ -78,7 +85,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dsgym.actions import TAG, truncate
 from dsgym.agents import prompts
-from dsgym.agents.base import Agent
+from dsgym.agents.base import Agent, ModelReply
 from dsgym.task import Task
 
 if TYPE_CHECKING:  # dsgym.llm imports openai: loaded when an agent is built, not with dsgym.agents
@@ -259,7 +266,7 @@ class ReActAgent(Agent):
                  sample_index: int | None = None, seed: int | None = None, timeout: float = 120.0,
                  max_retries: int = 4, backoff: float = 1.0, params: Mapping[str, Any] | None = None,
                  system_prompt: str | None = None, accept_fenced: bool | None = None,
-                 keep_conversation: bool = False, client: LLMClient | None = None) -> None:
+                 client: LLMClient | None = None) -> None:
         super().__init__()
         if client is not None:
             model = model or client.model
@@ -289,7 +296,6 @@ class ReActAgent(Agent):
         self.params = dict(params or {})
         self.system_prompt = system_prompt if system_prompt is not None else self.system_template
         self.accept_fenced = self.default_accept_fenced if accept_fenced is None else accept_fenced
-        self.keep_conversation = bool(keep_conversation)
         if client is None:
             from dsgym.llm import LLMClient
         self.client = client or LLMClient(
@@ -314,7 +320,6 @@ class ReActAgent(Agent):
                 "max_context_tokens": self.max_context_tokens, "max_observation_chars": self.max_observation_chars,
                 "cache": self.cache, "sample_index": self.sample_index, "seed": self.seed,
                 "params": dict(self.params), "accept_fenced": self.accept_fenced,
-                "keep_conversation": self.keep_conversation,
                 "system_prompt_sha256": hashlib.sha256(self.system_prompt.encode()).hexdigest()[:16]}
 
     def start(self, task: Task, prompt: str, *, sample_index: int | None = None) -> None:
@@ -332,6 +337,7 @@ class ReActAgent(Agent):
         self._max_turns = int(found.group(1)) if found else None
         self.stats = _EpisodeStats()
         self.last_request = []
+        self.last_reply = None
 
     def act(self, observation: str | None) -> str:
         if self._task is None:
@@ -340,16 +346,39 @@ class ReActAgent(Agent):
             self._turns[-1].observation = self._observation_text(len(self._turns), observation)
         messages = self.messages()
         completion = self._ask(messages)
+        self.last_reply = ModelReply(completion.text, completion.finish_reason, completion.usage.to_dict(),
+                                     completion.cached)
         return self._take(completion)
 
-    def conversation(self) -> list[dict[str, Any]] | None:
-        """With ``keep_conversation``: system prompt, task prompt, every reply and observation, untrimmed.
+    def chat_from_record(self, task: Task, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """The chat of a recorded episode as this agent showed it to the model, untrimmed (see the module doc).
 
-        Replies are cut after their action, as the history keeps them; observations carry
-        the turn headers and notes the model saw.  Synthesis exports it as SFT data.
+        Each turn's reply is read again as ``act`` read it (cut after its action, notes
+        for what went wrong), each observation headed and cut as the model saw it.  The
+        record must come from an agent configured like this one (same system prompt).
         """
-        if not self.keep_conversation or self._task is None:
-            return None
+        from dsgym.llm import Completion, Usage
+
+        recorded = (record.get("agent_config") or {}).get("system_prompt_sha256")
+        mine = hashlib.sha256(self.system_prompt.encode()).hexdigest()[:16]
+        if recorded and recorded != mine:
+            raise ValueError(f"episode {record.get('task_id')}#{record.get('sample')} was played with another "
+                             "system prompt than this agent's")
+        turns = record.get("turns") or []
+        if any(turn.get("reply") is None for turn in turns):
+            raise ValueError(f"episode {record.get('task_id')}#{record.get('sample')} holds no model replies "
+                             "(recorded by an older dsgym, or by an agent without a model)")
+        self.start(task, str(record.get("prompt") or ""), sample_index=int(record.get("sample", 0)))
+        for number, turn in enumerate(turns, 1):
+            text = str(turn["reply"])
+            self._take(Completion(text=text, texts=(text,), usage=Usage(), cached=True, model=self.model,
+                                  finish_reason=turn.get("finish_reason")))
+            if number < len(turns):  # the last observation ended the episode: the model never saw it
+                self._turns[-1].observation = self._observation_text(number, str(turn.get("observation") or ""))
+        return self._chat()
+
+    def _chat(self) -> list[dict[str, Any]]:
+        """System prompt, task prompt, every reply and observation so far, untrimmed."""
         messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": self._prompt}]
         for turn in self._turns:
             messages.append({"role": "assistant", "content": turn.reply})

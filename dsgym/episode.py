@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-from dsgym.agents.base import Agent
+from dsgym.agents.base import Agent, ModelReply
 from dsgym.env import DSGymEnv, MissingDataError
 from dsgym.llm import LLMError
 from dsgym.sandbox.base import SandboxError
@@ -51,6 +51,11 @@ class Turn:
     timed_out: bool = False
     tokens: int = 0
     at: float = 0.0  # seconds since the episode started, when the action was submitted
+    # the model's whole reply (reasoning and action), as an agent with a model reports it (``Agent.last_reply``)
+    reply: str | None = None
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None  # what the API said the reply cost (also when replayed from a cache)
+    cached: bool | None = None  # replayed from a cache: it cost nothing in this episode
 
 
 @dataclass
@@ -71,7 +76,6 @@ class EpisodeRecord:
     status: str = "ok"
     prompt: str = ""
     turns: list[Turn] = field(default_factory=list)
-    conversation: list[dict[str, Any]] | None = None  # the chat as the model saw it, if the agent keeps it
     answer: str | None = None
     submission: str | None = None  # a prediction task's submission file, as copied out of the sandbox
     score: float | None = 0.0
@@ -122,7 +126,8 @@ class EpisodeRecord:
     def transcript(self) -> str:
         parts = [f"=== {self.env_id} ({self.agent}) ===", self.prompt]
         for index, turn in enumerate(self.turns, 1):
-            parts += [f"--- turn {index}: action ---", turn.action,
+            said = turn.reply if turn.reply is not None else turn.action
+            parts += [f"--- turn {index}: {'reply' if turn.reply is not None else 'action'} ---", said,
                       f"--- turn {index}: observation ({turn.step_time * 1000:.0f} ms) ---", turn.observation]
         if self.status == "error":
             parts.append(f"=== error ({self.error_type}): {self.error} ===")
@@ -225,6 +230,7 @@ def _play(env: DSGymEnv, agent: Agent, record: EpisodeRecord, t0: float, seed: i
             check()
             used = _usage(agent)["total_tokens"]
             ta = time.monotonic()
+            agent.last_reply = None
             try:
                 action = agent.act(observation)
             except Exception as exc:  # noqa: BLE001
@@ -242,15 +248,15 @@ def _play(env: DSGymEnv, agent: Agent, record: EpisodeRecord, t0: float, seed: i
                 kind, retry = classify_env_error(exc, at_reset=False)
                 record.fail(kind, f"step failed: {describe(exc)}", retryable=retry)
                 return
+            reply = agent.last_reply
             record.turns.append(Turn(
                 action=action, observation=observation, reward=float(reward), step_time=info["step_time"],
                 kernel_restarted=bool(info.get("kernel_restarted")), agent_time=agent_time,
                 action_kind=info.get("action_kind"), cell_error=info.get("error") if info.get("code") else None,
                 timed_out=bool(info.get("timed_out")), tokens=_usage(agent)["total_tokens"] - used,
-                at=ta - t0))
+                at=ta - t0, **(_reply_fields(reply) if reply is not None else {})))
             if terminated or truncated:
                 _finish(record, float(reward), info)
-                record.conversation = _conversation(agent)
                 return
     except Cancelled:
         record.fail("timeout", "cancelled by the runner")
@@ -269,11 +275,9 @@ def _finish(record: EpisodeRecord, reward: float, info: dict[str, Any]) -> None:
         record.fail("scoring", error)
 
 
-def _conversation(agent: Agent) -> list[dict[str, Any]] | None:
-    try:
-        return agent.conversation()
-    except Exception:  # noqa: BLE001 - a broken transcript must not lose the episode
-        return None
+def _reply_fields(reply: ModelReply) -> dict[str, Any]:
+    return {"reply": reply.text, "finish_reason": reply.finish_reason, "usage": dict(reply.usage),
+            "cached": bool(reply.cached)}
 
 
 def _usage(agent: Agent) -> dict[str, int]:

@@ -1,8 +1,10 @@
 """Several runs side by side: a Markdown table, a self-contained HTML page, a PNG bar chart.
 
 Rows are runs; columns are the overall score with its confidence interval, pass@1
-and pass@k, one column per suite and one per task category, errors, and cost in
-tokens.  Every renderer takes ``report.Summary`` objects (``report.summarize_run``).
+and pass@k, one column per suite and one per task category, errors, cost in
+tokens, and the share of model replies replayed from a cache (a run that replayed
+another's replies did not test the model now behind the endpoint).  Every renderer
+takes ``report.Summary`` objects (``report.summarize_run``).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def rows(summaries: list[Summary], metric: str = "mean") -> tuple[list[str], lis
     ks = sorted({s.k for s in summaries if s.k > 1})
     pct = int(round(summaries[0].confidence * 100)) if summaries else 95
     head = ["run", "agent", "model", "episodes", "errors", f"{METRICS[metric]} [{pct}% CI]", "pass@1"]
-    head += [f"pass@{k}" for k in ks] + suites + ["tokens", "tokens/episode"]
+    head += [f"pass@{k}" for k in ks] + suites + ["tokens", "tokens/episode", "cached replies"]
     body = []
     for s in summaries:
         row = [s.name, s.agent, s.model or "-", str(s.episodes), str(s.errors),
@@ -56,6 +58,7 @@ def rows(summaries: list[Summary], metric: str = "mean") -> tuple[list[str], lis
         row += [_fmt(s.overall.passk, ci=False) if s.k == k else "-" for k in ks]
         row += [_fmt(_estimate(s, "suite", name, metric), ci=False) for name in suites]
         row += list(_tokens(s))
+        row.append(f"{s.cached_share:.0%}" if s.cached_share is not None else "-")
         body.append(row)
     cat_head = ["run", *categories]
     cat_body = [[s.name, *(_fmt(_estimate(s, "category", c, metric), ci=False) for c in categories)]

@@ -181,6 +181,13 @@ class Summary:
     pass_threshold: float
     notes: list[str] = field(default_factory=list)
     predictions: list[PredictionStats] = field(default_factory=list)
+    replies: int = 0  # model replies the episodes' turns recorded
+    cached_replies: int = 0  # of which replayed from a cache (cost nothing in this run)
+
+    @property
+    def cached_share(self) -> float | None:
+        """The share of model replies that came from a cache, None without model replies."""
+        return self.cached_replies / self.replies if self.replies else None
 
     @property
     def overall(self) -> Group:
@@ -198,7 +205,8 @@ class Summary:
                 "episodes": self.episodes, "errors": self.errors, "errors_by_type": self.errors_by_type,
                 "tokens": self.tokens, "wall_time": self.wall_time, "confidence": self.confidence,
                 "pass_threshold": self.pass_threshold, "groups": [g.to_dict() for g in self.groups],
-                "notes": self.notes, "predictions": [p.to_dict() for p in self.predictions]}
+                "notes": self.notes, "predictions": [p.to_dict() for p in self.predictions],
+                "replies": self.replies, "cached_replies": self.cached_replies}
 
 
 def task_results(records: list[dict[str, Any]]) -> list[TaskResult]:
@@ -256,8 +264,13 @@ def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "",
     if unscored := [t for t in tasks if not t.n]:
         notes.append(f"{len(unscored)} task(s) have no scored episode (all errored)")
     tokens = Counter()
+    replies = cached = 0
     for record in records:
         tokens.update({key: int(v or 0) for key, v in (record.get("tokens") or {}).items()})
+        for turn in record.get("turns") or ():
+            if turn.get("cached") is not None:
+                replies += 1
+                cached += bool(turn["cached"])
     errors = Counter(r.get("error_type") or "unknown" for r in records if r.get("status") == "error")
     if not agent and records:
         agent = records[0].get("agent", "")
@@ -268,7 +281,8 @@ def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "",
                    tokens={key: tokens.get(key, 0) for key in ("prompt_tokens", "completion_tokens",
                                                                "total_tokens")},
                    wall_time=sum(float(r.get("wall_time") or 0) for r in records), confidence=confidence,
-                   pass_threshold=pass_threshold, notes=notes, predictions=prediction_stats(records))
+                   pass_threshold=pass_threshold, notes=notes, predictions=prediction_stats(records),
+                   replies=replies, cached_replies=cached)
 
 
 def summarize_run(path: str | os.PathLike[str], **options: Any) -> Summary:
@@ -329,6 +343,9 @@ def summary_footer(summary: Summary) -> list[str]:
                  f"{summary.tokens.get('completion_tokens', 0):,} completion)"
                  + (f", {per:,.0f} per episode" if per is not None else "")
                  + f"; episode time {summary.wall_time:,.1f} s in total")
+    if summary.replies:
+        lines.append(f"model replies: {summary.replies:,}, {summary.cached_replies:,} replayed from a cache "
+                     f"({summary.cached_share:.0%}; they cost no tokens now)")
     lines += [str(stats) for stats in summary.predictions]
     lines += summary.notes
     return lines

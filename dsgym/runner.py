@@ -11,6 +11,9 @@ Two layers:
 * ``evaluate(settings, out)`` is ``dsgym eval``: it plays the (task, sample) episodes
   of a run folder that are not done yet and appends one JSON line per episode to
   ``<out>/episodes.jsonl``; ``<out>/manifest.json`` records what was run and how.
+  Model replies (agent and judge) are cached in ``<out>/llm-cache/``, so a resume or
+  ``--retry-errors`` replays exactly what this run saw and no other run sees them;
+  ``llm_cache`` (``--llm-cache``) shares a cache across runs on purpose.
 
 The log is written by one thread only (the scheduler's), one ``os.write`` of a whole
 line on an ``O_APPEND`` descriptor followed by ``fsync``, so a process killed with
@@ -44,6 +47,7 @@ from dsgym import registry
 from dsgym.agents.base import Agent
 from dsgym.env import DSGymEnv
 from dsgym.episode import EpisodeRecord, describe, episode_key, now_iso, play
+from dsgym.llm import RUN_CACHE, caching_in, chosen_cache_dir
 from dsgym.predict.grade import grade as grade_submission
 from dsgym.scoring import score_answer
 from dsgym.scoring.result import Score
@@ -57,6 +61,7 @@ ARTIFACTS = "artifacts"  # figures and submission files of the run's episodes
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 MANIFEST_FORMAT = 1
+LLM_CACHE = "llm_cache"  # a runner option carried in env_options (to Ray workers too): the episodes' reply cache
 
 
 # -- jobs ------------------------------------------------------------------------------------------
@@ -282,6 +287,8 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
     ``on_result`` is called from the calling thread as each episode ends (a single
     writer).  ``episode_timeout``: hard seconds per episode, retries included.
     ``max_errors``: raise ``RunAborted`` once more episodes than this (a count, or a
+    ``env_options`` may also hold ``llm_cache`` (taken out before the env sees them): a
+    folder where model clients built during an episode cache their replies.
     fraction of the jobs) ended in error.  On Ctrl-C every in-flight sandbox is removed.
     ``backend``: play each episode as a Ray task instead (``dsgym.ray_backend``); then
     ``concurrency`` is the most tasks in flight (1, the default, means what the cluster fits)
@@ -293,6 +300,7 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
                            backoff=backoff, max_errors=max_errors)
     if episode_timeout is not None and episode_timeout <= 0:
         raise ValueError("episode_timeout must be positive")
+    cache = options.pop(LLM_CACHE, None)
     options = dict(env_options or {})
     policy = RetryPolicy(retries=max(0, retries), backoff=backoff)
     limit = error_limit(max_errors, len(jobs))
@@ -304,7 +312,8 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
 
     def work(slot: _Slot) -> None:
         try:
-            record = run_episode(slot.job, agent_factory, options, policy, slot=slot)
+            with caching_in(cache):  # the agent's and the judge's clients cache their replies there
+                record = run_episode(slot.job, agent_factory, options, policy, slot=slot)
         except BaseException as exc:  # noqa: BLE001 - a bug here must still end the episode
             record = _blank_record(slot.job).fail("agent", f"runner: {describe(exc)}")
         done.put((slot, record))
@@ -634,14 +643,16 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
              force: bool = False, command: list[str] | None = None, agent_config: dict[str, Any] | None = None,
              on_plan: Callable[[EvalOutcome, list[Job]], None] | None = None,
              on_result: Callable[[EpisodeRecord], None] | None = None,
-             backend: RayBackend | None = None) -> EvalOutcome:
+             backend: RayBackend | None = None, llm_cache: str | os.PathLike[str] | None = None) -> EvalOutcome:
     """Play the episodes of ``settings`` that ``out`` does not hold yet (or, ``retry_errors``, the errored ones).
 
     Refuses (``RunDirError``) when ``out`` holds a run of other settings or other
     prompts, unless ``force``, which moves the old files into ``out/replaced-<time>/``.
     Raises ``RunAborted`` (``max_errors``) and ``KeyboardInterrupt`` after recording
     the invocation's end in the manifest; finished episodes are always kept.  ``backend``
-    plays the episodes on Ray (the log and the resume are the same).
+    plays the episodes on Ray (the log and the resume are the same).  ``llm_cache``: a
+    folder (or ``shared``) whose cached model replies this run may reuse and add to;
+    by default (and without ``$DSGYM_LLM_CACHE_DIR``) the run folder's own ``llm-cache/``.
     """
     import dsgym
 
@@ -652,6 +663,9 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
 
         def agent_factory() -> Agent:
             return load_agent(settings.agent, **settings.agent_kwargs)
+    shared = chosen_cache_dir(llm_cache)
+    cache = (shared or Path(out) / RUN_CACHE).resolve()
+
 
     suites = {name: suite_fingerprint(registry.get_suite(name)) for name in sorted({j.suite for j in jobs})}
     prompts = prompt_hash(jobs)
@@ -704,7 +718,8 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
                           "options": {"concurrency": concurrency, "retries": retries, "backoff": backoff,
                                       "max_errors": max_errors, "retry_errors": retry_errors, "force": force,
                                       "backend": "ray" if backend else "local",
-                                      "address": backend.address if backend else None},
+                                      "address": backend.address if backend else None,
+                                      "llm_cache": str(shared) if shared else RUN_CACHE},
                           "planned": len(todo), "ran": 0, "errors": 0}
             manifest.setdefault("invocations", []).append(invocation)
             manifest.update(status="running", ended_at=None)
@@ -729,7 +744,8 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
 
             status = "interrupted"
             try:
-                env_options = {"artifacts_dir": str(out / ARTIFACTS), **settings.env_options}
+                env_options = {"artifacts_dir": str(out / ARTIFACTS), LLM_CACHE: str(cache),
+                               **settings.env_options}
                 run(todo, agent_factory, concurrency=concurrency, env_options=env_options,
                     on_result=record_one, episode_timeout=settings.episode_timeout, retries=retries,
                     backoff=backoff, max_errors=max_errors, backend=backend)
@@ -766,7 +782,7 @@ def _set_aside(out: Path) -> None:
     """``--force``: move the previous run's files into ``out/replaced-<time>/``, never delete them."""
     target = out / f"replaced-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     moved = False
-    for name in (EPISODES, MANIFEST):
+    for name in (EPISODES, MANIFEST, RUN_CACHE):  # a new run starts with no replies of the old one
         if (out / name).exists():
             target.mkdir(exist_ok=True)
             shutil.move(str(out / name), str(target / name))
@@ -836,7 +852,8 @@ def rescore(path: str | os.PathLike[str], *, allow_judge: bool = False) -> Resco
                 continue
             old_score, old_status = record.get("score"), record.get("status")
             try:
-                score = _regrade(task, record, path)
+                with caching_in(path / RUN_CACHE):  # a judge's verdicts stay with the run
+                    score = _regrade(task, record, path)
                 new = {"status": "ok", "score": score.value, "score_breakdown": score.breakdown,
                        "error": None, "error_type": None}
             except Exception as exc:  # noqa: BLE001 - still misconfigured: a scoring error, as in the env

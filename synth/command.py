@@ -65,7 +65,9 @@ def synth_command(
     address: Optional[str] = typer.Option(None, help="Ray cluster: auto, ray://host:10001, or none for a local Ray."),
     ray_cpus: float = typer.Option(1.0, help="CPUs Ray reserves per sandbox task."),
     llm_concurrency: int = typer.Option(8, help="Question-generation and probe requests in flight at once."),
-    cache_dir: Optional[Path] = typer.Option(None, help="Disk cache of model replies (default <dsgym cache>/llm)."),
+    llm_cache: Optional[str] = typer.Option(None, "--llm-cache", "--cache-dir", help="A cache of model replies shared across "
+                                            "runs: a folder, or 'shared' for the user cache's (default: "
+                                            "<out>/llm-cache, this folder's own; env DSGYM_LLM_CACHE_DIR)."),
 ) -> None:
     """Turn datasets into execution-verified SFT trajectories (profile, generate, roll out, verify, filter, export)."""
     from dsgym import shutdown
@@ -94,7 +96,7 @@ def synth_command(
         export_suite=export_suite, name=name, max_tasks=max_tasks, max_model_calls=max_model_calls,
         max_sandbox_time=max_sandbox_time, concurrency=concurrency, llm_concurrency=llm_concurrency,
         backend=backend, address=address, ray_cpus=ray_cpus,
-        cache_dir=str(cache_dir) if cache_dir else None)
+        cache_dir=llm_cache)
     shutdown.install()
     shutdown.reap(err.print, sandbox)
     columns = [TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]

@@ -3,9 +3,10 @@
 ``<out>/sft/`` holds the ``datasets`` folder (``save_to_disk``; load it with
 ``datasets.load_from_disk``), the same rows as ``train.jsonl`` and
 ``train.parquet``, and a dataset card (``README.md``).  Each row's ``messages``
-is the chat the model saw: system prompt, task prompt, then its replies
-(``assistant``) and the environment's observations (``user``, or ``tool`` with
-``observation_role="tool"``).  Everything is written to a temporary folder and
+is the chat the model saw, rebuilt from the rollout's episode record (the same
+record ``dsgym eval`` writes, whose turns keep each whole reply): system prompt,
+task prompt, then its replies (``assistant``, reasoning and action) and the
+environment's observations (``user``, or ``tool`` with ``observation_role="tool"``).  Everything is written to a temporary folder and
 renamed into place, so an interrupted export never leaves half a dataset.
 
 ``<out>/suite/`` (``export_suite``; ``suite-<image>/`` per sandbox image when the
@@ -23,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from dsgym.agents.base import Agent
 from dsgym.sandbox.base import link_or_copy
 from dsgym.task import Task
 
@@ -31,14 +33,15 @@ COLUMNS = ("task_id", "dataset", "source", "question", "answer", "reference", "a
            "model", "agent")  # besides ``messages``
 
 
-def sft_row(task: Task, record: dict[str, Any], reference: Any, observation_role: str = "user") -> dict[str, Any]:
-    """One training example: the rollout's conversation plus where it came from."""
-    conversation = record.get("conversation")
-    if not conversation:
-        raise ValueError(f"rollout {record.get('task_id')}#{record.get('sample')} kept no conversation "
-                         "(the agent must support keep_conversation)")
+def sft_row(task: Task, record: dict[str, Any], reference: Any, agent: Agent,
+            observation_role: str = "user") -> dict[str, Any]:
+    """One training example: the rollout's chat, rebuilt by ``agent`` from the episode record, and its origin."""
+    chat = agent.chat_from_record(task, record)
+    if not chat:
+        raise ValueError(f"rollout {record.get('task_id')}#{record.get('sample')}: the {record.get('agent')} "
+                         "agent has no model, so there is no chat to export")
     messages = []
-    for index, message in enumerate(conversation):
+    for index, message in enumerate(chat):
         role = message["role"]
         if role == "user" and index > 1:  # the observations, after the system prompt and the task prompt
             role = observation_role

@@ -18,7 +18,8 @@ Stages, in order (their outputs under ``out``):
 
 Each finished item is appended to its log as soon as it is done, keyed by a hash
 of everything its result depends on, so a rerun (same or changed settings) redoes
-only what is missing or changed; model replies also come from the LLM disk cache.
+only what is missing or changed; model replies also come from the LLM disk cache
+(``<out>/llm-cache/``, or the cache shared on purpose with ``--llm-cache``).
 ``tasks.jsonl``, ``synth-report.json``/``.md`` and ``sft/`` are rewritten at the
 end of every invocation from what is done so far.
 """
@@ -157,10 +158,11 @@ def _synthesize(run: Run) -> SynthResult:
     t0 = time.monotonic()
     exported = run.stage("export", "examples")
     rows = []
+    agent = stages.rollout_agent(run)() if kept else None
     for task in kept:
         samples = outcome[task.id]["samples"]
         for sample in samples:
-            rows.append(export.sft_row(task, rollouts[task.id][sample], task.answer, s.observation_role))
+            rows.append(export.sft_row(task, rollouts[task.id][sample], task.answer, agent, s.observation_role))
         decisions[task.id] = stages.decision(task, "kept", "export", outcome[task.id]["reason"], answer=task.answer,
                                        examples=len(samples), verdicts=list(verdicts[task.id].values()))
     exported.input = len(kept)

@@ -12,6 +12,7 @@ from typing import Any
 from dsgym.episode import now_iso
 from dsgym.filter.grounding import FileDigests
 from dsgym.filter.state import StateStore
+from dsgym.llm import RUN_CACHE, chosen_cache_dir
 from dsgym.sandbox import sandbox_factory
 from dsgym.sandbox.images import image_tag
 from dsgym.synth.budget import Budget, BudgetedClient
@@ -80,7 +81,9 @@ class Run:
             from dsgym.ray_backend import RayBackend
 
             self.ray = RayBackend(address=settings.address, num_cpus=settings.ray_cpus)
-        client_options = {"cache_dir": settings.cache_dir, "budget": self.budget}
+        # the replies of this output folder, unless a cache shared across runs is asked for
+        self.llm_cache = chosen_cache_dir(settings.cache_dir) or out.resolve() / RUN_CACHE
+        client_options = {"cache_dir": self.llm_cache, "budget": self.budget}
         self.generator = BudgetedClient(settings.model, settings.base_url, settings.api_key,
                                         temperature=settings.generate_temperature, **client_options)
         self.actor = BudgetedClient(settings.model, settings.base_url, settings.api_key,

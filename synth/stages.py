@@ -11,10 +11,12 @@ import hashlib
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dsgym import registry, runner
+from dsgym.agents.base import Agent
 from dsgym.episode import EpisodeRecord, now_iso
 from dsgym.filter.probe import probe_key, probe_result, run_sample
 from dsgym.filter.state import digest
@@ -149,27 +151,31 @@ def _rollout_key(run: Run, task: Task, agent_config: dict[str, Any], env_options
     return digest(material)
 
 
-def rollouts(run: Run, tasks: list[Task]) -> dict[str, dict[int, dict[str, Any]]]:
+def rollout_agent(run: Run) -> Callable[[], Agent]:
+    """What builds the rollout agent: for the rollouts, and for rebuilding their chats at export."""
     from dsgym.agents import load_agent
 
+    # on Ray each worker builds its own client (same endpoint and disk cache); here they share one
+    connection = ({"client": run.actor} if run.ray is None else
+                  {"model": run.s.model, "base_url": run.s.base_url, "api_key": run.s.api_key,
+                   "cache_dir": str(run.llm_cache)})
+    agent_kwargs = {**connection, "temperature": run.s.rollout_temperature, **run.s.agent_kwargs}
+    agent_name = run.s.agent
+
+    def make_agent() -> Agent:  # closes over plain values only: on Ray it is pickled to the workers
+        return load_agent(agent_name, **agent_kwargs)
+
+    return make_agent
+
+
+def rollouts(run: Run, tasks: list[Task]) -> dict[str, dict[int, dict[str, Any]]]:
     stats = run.stage("rollout", "rollouts")
     k = run.s.rollouts
     folder = run.out / ROLLOUTS
     env_options = {"sandbox": run.s.sandbox or os.environ.get("DSGYM_SANDBOX") or "docker",
                    "max_turns": run.s.max_turns, "cell_timeout": run.s.cell_timeout,
                    "episode_budget": run.s.episode_budget, "artifacts_dir": str(folder / runner.ARTIFACTS)}
-    # on Ray each worker builds its own client (same endpoint and disk cache); here they share one
-    connection = ({"client": run.actor} if run.ray is None else
-                  {"model": run.s.model, "base_url": run.s.base_url, "api_key": run.s.api_key,
-                   "cache_dir": run.s.cache_dir})
-    agent_kwargs = {**connection, "temperature": run.s.rollout_temperature, "keep_conversation": True,
-                    **run.s.agent_kwargs}
-
-    agent_name = run.s.agent
-
-    def make_agent():  # closes over plain values only: on Ray it is pickled to the workers
-        return load_agent(agent_name, **agent_kwargs)
-
+    make_agent = rollout_agent(run)
     try:
         agent_config = make_agent().config()
     except Exception as exc:  # noqa: BLE001 - a bad --agent or agent option

@@ -8,7 +8,9 @@ OpenAI-compatible endpoint, configured by params or environment:
     api_key   params["api_key"]  or $OPENAI_API_KEY
 
 It is asked once per (endpoint, model, prompt) at temperature 0: replies are cached
-on disk by ``dsgym.llm.LLMClient``.  The reply should be ``{"verdict": "correct"}``
+on disk by ``dsgym.llm.LLMClient`` where the caller asks (``cache_dir``), else in the
+run folder of the episode being graded (``dsgym eval``, ``rescore --judge``), else in
+``$DSGYM_LLM_CACHE_DIR``, else not at all.  The reply should be ``{"verdict": "correct"}``
 or ``{"verdict": "incorrect"}``; ``parse_verdict`` also reads bare yes/no/true/false,
 ``Verdict: correct``, ``## The final answer is: True`` and JSON with other keys.  A
 reply it cannot read, or a request that fails after retries, scores 0 with the
@@ -23,7 +25,7 @@ import re
 import threading
 from typing import Any
 
-from dsgym.llm import LLMClient, LLMError
+from dsgym.llm import LLMClient, LLMError, chosen_cache_dir
 from dsgym.scoring.result import Score
 from dsgym.scoring.text import ScoringError, as_text, preview, read_answer, zero
 
@@ -162,7 +164,8 @@ def llm_judge(prediction: str, reference: Any, question: str = "", model: str | 
         return failed
     if reference is None or not as_text(reference).strip():
         return zero("the task has no reference answer")
-    client = judge_client(model, base_url, api_key, None if cache_dir is None else str(cache_dir), cache,
+    directory = chosen_cache_dir(cache_dir)  # resolved per call: one process may grade several runs
+    client = judge_client(model, base_url, api_key, None if directory is None else str(directory), cache,
                           timeout, max_retries, max_tokens)
     prompt = USER_TEMPLATE.format(question=as_text(question).strip() or "(not given)",
                                   reference=as_text(reference).strip(), candidate=text.strip())

@@ -89,6 +89,8 @@ def summary_html(summary: Summary) -> str:
     if summary.k > 1:
         cards.append(card(f"pass@{summary.k}", str(overall.passk) if overall.passk else "-"))
     tokens = summary.tokens.get("total_tokens", 0)
+    if summary.cached_share is not None:
+        cards.append(card("replies from a cache", f"{summary.cached_share:.0%} of {summary.replies:,}"))
     cards += [card("tokens", f"{tokens:,}"), card("episode time", f"{summary.wall_time:,.1f} s")]
     head = ["group", "tasks", "episodes", "errors", f"mean [{pct}% CI]", f"pass@1 [{pct}% CI]"]
     if summary.k > 1:
@@ -203,9 +205,27 @@ def action_html(action: str) -> str:
         parts.insert(0, '<div class="label">no action (format error)</div>')
     return "".join(parts)
 
+def reply_html(reply: str, action: str) -> str:
+    """The model's whole reply: its reasoning above the action that ran, and whatever it wrote after it."""
+    at = reply.find(action) if action else -1
+    if at < 0:  # the action was read from a fence, a marker or an unclosed tag: show the reply as written
+        return (f'<div class="label">model reply</div><pre class="prose reasoning">{esc(reply)}</pre>'
+                + action_html(action))
+    before, after = reply[:at].strip(), reply[at + len(action):].strip()
+    parts = [f'<div class="label">reasoning</div><pre class="prose reasoning">{esc(before)}</pre>'] if before else []
+    parts.append(action_html(action))
+    if after:
+        parts.append(f'<div class="label">rest of the reply (ignored)</div><pre class="prose">{esc(after)}</pre>')
+    return "".join(parts)
+
+
 
 def turn_html(index: int, turn: dict[str, Any], figure_src: Callable[[str], str | None]) -> str:
     kind = turn.get("action_kind") or "?"
+    if turn.get("cached"):
+        badges.append(badge("reply from a cache", "restart"))
+    if turn.get("finish_reason") not in (None, "stop"):
+        badges.append(badge(f"reply ended: {turn['finish_reason']}", "timeout"))
     badges = [badge(kind, "info")]
     if turn.get("cell_error"):
         badges.append(badge(f"error: {turn['cell_error']}", "error"))
@@ -226,8 +246,10 @@ def turn_html(index: int, turn: dict[str, Any], figure_src: Callable[[str], str 
             figures.append(f'<p class="muted">figure {esc(match.group("path"))}: file not found</p>')
     bad = turn.get("cell_error") or turn.get("kernel_restarted") or "[kernel died]" in observation
     return (f'<section class="turn{" has-error" if bad else ""}" id="turn-{index}"><div class="head">'
+    action = str(turn.get("action") or "")
+    said = action_html(action) if turn.get("reply") is None else reply_html(str(turn["reply"]), action)
             f'<h3>turn {index}</h3>{"".join(badges)}<span class="muted">{timing}</span></div>'
-            f'<div class="body">{action_html(str(turn.get("action") or ""))}'
+            f'<div class="body">{said}'
             f'<div class="label">output</div><pre class="obs">{mark_output(observation)}</pre>'
             f'{"".join(figures)}</div></section>')
 
