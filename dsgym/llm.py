@@ -35,6 +35,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,9 +128,27 @@ def cache_location(value: str | os.PathLike[str] | None) -> Path | None:
     return shared_cache_dir() if str(value) == SHARED else Path(value).expanduser()
 
 
+_RUN_CACHE: ContextVar[Path | None] = ContextVar("dsgym_llm_run_cache", default=None)
+
+
+@contextmanager
+def caching_in(directory: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Clients made in this block (in this thread) without a ``cache_dir`` cache in ``directory``.
+
+    The runner wraps each episode in it, so the agent's replies and the judge's verdicts
+    land in the run's own cache without every agent having to be told.
+    """
+    token = _RUN_CACHE.set(cache_location(directory))
+    try:
+        yield
+    finally:
+        _RUN_CACHE.reset(token)
+
+
 def chosen_cache_dir(given: str | os.PathLike[str] | None = None) -> Path | None:
-    """The cache shared on purpose: ``given`` (``--llm-cache``), else ``$DSGYM_LLM_CACHE_DIR``, else None."""
-    return cache_location(given) or cache_location(os.environ.get(CACHE_ENV))
+    """Where a client caches: ``given``, else the episode's run cache (``caching_in``), else
+    ``$DSGYM_LLM_CACHE_DIR`` (a cache shared on purpose), else nowhere (None)."""
+    return cache_location(given) or _RUN_CACHE.get() or cache_location(os.environ.get(CACHE_ENV))
 
 
 def normalize_messages(messages: str | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -363,4 +382,4 @@ class LLMClient:
 
 
 __all__ = ["CACHE_ENV", "RUN_CACHE", "ClientStats", "Completion", "LLMClient", "LLMError", "Usage", "cache_location",
-           "chosen_cache_dir", "normalize_messages", "shared_cache_dir"]
+           "caching_in", "chosen_cache_dir", "normalize_messages", "shared_cache_dir"]
