@@ -4,6 +4,7 @@ import gymnasium
 import pytest
 
 import dsgym
+from dsgym.scoring import score_answer
 from dsgym.task import TaskFileError, load_manifest
 
 
@@ -67,3 +68,39 @@ def test_gymnasium_ids_are_registered():
     assert "dsgym/dsgym-tasks-lite" in gymnasium.registry
     spec = gymnasium.spec(f"dsgym-tasks-lite/{task}")
     assert spec.kwargs == {"suite": "dsgym-tasks-lite", "task_id": task}
+
+
+# ----- dsgym-tasks-lite cannot be answered from memory ---------------------------------------------
+
+
+def lite_tasks():
+    return list(dsgym.get_suite("dsgym-tasks-lite").tasks.values())
+
+
+def passes(task, value):
+    return score_answer(task.metric, repr(value), task.answer, task.metric_params).value >= 1.0
+
+
+def test_lite_keeps_sixty_tasks_in_seven_categories():
+    tasks = lite_tasks()
+    categories = {task.metadata["category"] for task in tasks}
+    assert len(tasks) >= 60 and categories == {
+        "summary-statistics", "data-cleaning", "hypothesis-test", "regression", "time-series",
+        "causal-inference", "multi-step"}
+
+
+@pytest.mark.parametrize("task", lite_tasks(), ids=lambda task: task.id)
+def test_no_lite_answer_is_the_figure_of_the_published_data(task):
+    """The reference solution run on the files as published (make_data.py --unmodified, stored by
+    compute_answers.py) must fail the metric: the answer is not a figure a model can remember."""
+    published = task.metadata["published_data_value"]
+    assert isinstance(published, float), published
+    assert not passes(task, published), (task.id, published, task.answer)
+    # nor the published figure scaled for a subsample of 80% (sums and chi-squares, t and z statistics)
+    assert not any(passes(task, published * factor) for factor in (0.8, 0.8 ** 0.5)), task.id
+
+
+@pytest.mark.parametrize("task", lite_tasks(), ids=lambda task: task.id)
+def test_lite_tolerances_reject_the_plausible_wrong_methods(task):
+    for label, value in task.metadata.get("wrong_method_values", {}).items():
+        assert not passes(task, value), (task.id, label, value, task.answer)

@@ -61,15 +61,16 @@ causaldata 0.1.5 (``causaldata/<name>/<file>``)
 * thornton_hiv/thornton_hiv.dta -> ``thornton_hiv.csv``
 * close_college/close_college.dta -> ``close_college.csv``
 * titanic/titanic.dta -> ``titanic.csv``
-* snow/snow.dta -> ``snow.csv``
 
 Run with the pinned packages installed:  ``python make_data.py``
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
+from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -164,12 +165,142 @@ def stata(dataset: str, source: str, out: str, columns: list[str] | None = None)
     (OUT / out).write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
 
 
-def main() -> None:
+# ----- held-out rows and windows ------------------------------------------------------------------
+# Every published file is cut down by a seeded rule before it is written, so that no answer in the
+# suite is a figure printed in a textbook or a paper about the full data set: a model that remembers
+# the published statistics of these famous data sets still has to compute on the file.  Rows keep
+# their source order and their exact text; nothing is invented or altered except the co2 values that
+# are held out (left empty).  numpy's default_rng (PCG64) with the seed below picks what is kept.
+
+
+def _split(text: str) -> tuple[str, list[str]]:
+    header, *rows = text.splitlines(keepends=True)
+    return header, rows
+
+
+def _rng(seed: int):
+    import numpy as np
+
+    return np.random.default_rng(seed)
+
+
+@dataclass(frozen=True)
+class KeepRows:
+    """A seeded random share of the rows (rounded to a whole number), in source order."""
+
+    seed: int
+    fraction: float
+
+    def apply(self, text: str, name: str) -> str:
+        header, rows = _split(text)
+        keep = round(len(rows) * self.fraction)
+        chosen = sorted(_rng(self.seed).choice(len(rows), size=keep, replace=False).tolist())
+        return header + "".join(rows[i] for i in chosen)
+
+
+@dataclass(frozen=True)
+class KeepGroups:
+    """A seeded random share of the units of a panel (all rows of a kept unit), plus units always kept."""
+
+    seed: int
+    column: str
+    fraction: float
+    always: tuple[str, ...] = field(default=())
+
+    def apply(self, text: str, name: str) -> str:
+        header, rows = _split(text)
+        position = next(csv.reader([header])).index(self.column)
+        keys = [next(csv.reader([row]))[position] for row in rows]
+        units = [u for u in dict.fromkeys(keys) if u not in self.always]
+        assert all(a in keys for a in self.always), (name, self.always)
+        picked = _rng(self.seed).choice(len(units), size=round(len(units) * self.fraction), replace=False)
+        kept = set(self.always) | {units[i] for i in picked.tolist()}
+        return header + "".join(row for row, key in zip(rows, keys) if key in kept)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A contiguous stretch of a time series: a seeded 0..drop_start rows cut at the start, 0..drop_end at the end."""
+
+    seed: int
+    drop_start: int
+    drop_end: int
+
+    def apply(self, text: str, name: str) -> str:
+        header, rows = _split(text)
+        rng = _rng(self.seed)
+        start, end = int(rng.integers(0, self.drop_start + 1)), int(rng.integers(0, self.drop_end + 1))
+        return header + "".join(rows[start:len(rows) - end])
+
+
+@dataclass(frozen=True)
+class HoldOutValues:
+    """A seeded random share of the non-empty values of one column left empty (held out); rows are kept."""
+
+    seed: int
+    column: str
+    fraction: float
+
+    def apply(self, text: str, name: str) -> str:
+        header, rows = _split(text)
+        position = next(csv.reader([header])).index(self.column)
+        parsed = [next(csv.reader([row])) for row in rows]
+        present = [i for i, fields in enumerate(parsed) if fields[position] != ""]
+        held = _rng(self.seed).choice(len(present), size=round(len(present) * self.fraction), replace=False)
+        out = list(rows)
+        for i in sorted(present[j] for j in held.tolist()):
+            fields = parsed[i]
+            fields[position] = ""
+            out[i] = ",".join(fields) + "\n"
+        return header + "".join(out)
+
+
+SUBSETS = {
+    "iris.csv": KeepRows(seed=2101, fraction=0.8),
+    "wine.csv": KeepRows(seed=2102, fraction=0.8),
+    "linnerud.csv": KeepRows(seed=2103, fraction=0.8),
+    "longley.csv": KeepRows(seed=2104, fraction=0.8),
+    "macrodata.csv": Window(seed=2105, drop_start=28, drop_end=14),
+    "statecrime.csv": KeepRows(seed=2106, fraction=0.8),
+    "grunfeld.csv": KeepRows(seed=2107, fraction=0.8),
+    "anes96.csv": KeepRows(seed=2108, fraction=0.8),
+    "co2.csv": HoldOutValues(seed=2109, column="co2", fraction=0.1),
+    "elnino.csv": Window(seed=2110, drop_start=9, drop_end=9),
+    "nile.csv": Window(seed=2111, drop_start=12, drop_end=20),
+    "sunspots.csv": Window(seed=2112, drop_start=45, drop_end=45),
+    "elec_equip.csv": Window(seed=2113, drop_start=24, drop_end=36),
+    "engel.csv": KeepRows(seed=2114, fraction=0.8),
+    "stackloss.csv": KeepRows(seed=2115, fraction=0.8),
+    "penguins.csv": KeepRows(seed=2116, fraction=0.8),
+    "penguins_raw.csv": KeepRows(seed=2117, fraction=0.8),
+    "gapminder.csv": KeepGroups(seed=2118, column="country", fraction=0.8),
+    "organ_donations.csv": KeepGroups(seed=2119, column="State", fraction=0.8, always=("California",)),
+    "gov_transfers.csv": KeepRows(seed=2120, fraction=0.8),
+    "castle.csv": KeepGroups(seed=2121, column="sid", fraction=0.8),
+    "close_elections_lmb.csv": KeepRows(seed=2122, fraction=0.8),
+    "nsw_mixtape.csv": KeepRows(seed=2123, fraction=0.8),
+    "cps_mixtape.csv": KeepRows(seed=2124, fraction=0.8),
+    "nhefs.csv": KeepRows(seed=2125, fraction=0.8),
+    "thornton_hiv.csv": KeepRows(seed=2126, fraction=0.8),
+    "close_college.csv": KeepRows(seed=2127, fraction=0.8),
+    "titanic.csv": KeepRows(seed=2128, fraction=0.8),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--unmodified", type=Path, metavar="DIR",
+                        help="write the files as published (no held-out rows, no windows) into DIR instead; "
+                             "used to check that no stored answer equals the value on the published data")
+    args = parser.parse_args(argv)
     for package, version in EXPECTED_VERSIONS.items():
         installed = metadata.version(package)
         if installed != version:
             raise SystemExit(f"{package} {installed} is installed; this suite's data comes from {version}")
-    OUT.mkdir(exist_ok=True)
+    global OUT
+    if args.unmodified is not None:
+        OUT = args.unmodified.resolve()
+    OUT.mkdir(parents=True, exist_ok=True)
     # scikit-learn
     sklearn_labelled("iris.csv", IRIS_COLUMNS, "species", "iris.csv")
     sklearn_labelled("wine_data.csv", WINE_COLUMNS, "cultivar", "wine.csv")
@@ -203,7 +334,10 @@ def main() -> None:
     stata("thornton_hiv", "thornton_hiv.dta", "thornton_hiv.csv")
     stata("close_college", "close_college.dta", "close_college.csv")
     stata("titanic", "titanic.dta", "titanic.csv")
-    stata("snow", "snow.dta", "snow.csv")
+    if args.unmodified is None:
+        for name, rule in SUBSETS.items():
+            path = OUT / name
+            path.write_text(rule.apply(path.read_text(encoding="utf-8"), name), encoding="utf-8")
     total = 0
     for path in sorted(OUT.glob("*.csv")):
         size = path.stat().st_size
