@@ -75,25 +75,45 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return struct.unpack(">II", data[16:24])
 
 
-def format_execution(result: ExecutionResult, limit: int, figure_names: list[str]) -> str:
-    """The observation an agent sees after a code cell."""
-    parts: list[str] = []
+def share(sizes: list[int], budget: int) -> list[int]:
+    """Split ``budget`` among parts of ``sizes``: small parts keep all they have, large ones split the rest evenly."""
+    quota = [0] * len(sizes)
+    left = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    while left:
+        even = budget // len(left)
+        i = left.pop(0)
+        quota[i] = min(sizes[i], even)
+        budget -= quota[i]
+    return quota
+
+
+def format_execution(result: ExecutionResult, limit: int, figure_notes: list[str]) -> str:
+    """The observation an agent sees after a code cell.
+
+    stdout, stderr, displayed objects, the result and the error together show at most
+    ``limit`` characters (each cut with a marker, the largest first); notes about figures,
+    timeouts and kernel deaths follow.
+    """
+    sections: list[tuple[str, str]] = []
     stdout, stderr = result.stdout.text(), result.stderr.text()
     if stdout:
-        parts.append(truncate(stdout.rstrip("\n"), limit))
+        sections.append(("", stdout.rstrip("\n")))
     if stderr:
-        parts.append("[stderr]\n" + truncate(stderr.rstrip("\n"), limit))
-    for text in result.displays:
-        parts.append(truncate(text, limit))
+        sections.append(("[stderr]\n", stderr.rstrip("\n")))
+    if result.displays:
+        sections.append(("", "\n".join(result.displays)))
     if result.result is not None:
-        parts.append("[result]\n" + truncate(result.result, limit))
-    for name, png in zip(figure_names, result.images):
-        size = png_size(png)
-        dims = f"{size[0]}x{size[1]} " if size else ""
-        parts.append(f"[figure: {dims}PNG saved as {name}]")
+        sections.append(("[result]\n", result.result))
     if result.error is not None:
-        parts.append("[error]\n" + truncate(result.error.traceback or
-                                            f"{result.error.ename}: {result.error.evalue}", limit))
+        sections.append(("[error]\n", result.error.traceback or f"{result.error.ename}: {result.error.evalue}"))
+    quotas = share([len(text) for _, text in sections], limit)
+    parts = [label + truncate(text, quota) for (label, text), quota in zip(sections, quotas)]
+    if result.displays_dropped:
+        parts.append(f"[displays dropped] {result.displays_dropped:,} more displayed output(s) were past "
+                     "the output limit and are not shown.")
+    parts += figure_notes
+    if result.images_dropped:
+        parts.append(f"[figures not saved] {result.images_dropped} more figure(s) were not kept.")
     if result.timed_out and not result.kernel_died:
         parts.append(f"[timeout] The cell ran past its time limit and was interrupted "
                      f"after {result.duration:.1f} s. The kernel and its variables survive.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -12,6 +11,7 @@ import gymnasium as gym
 
 from dsgym import registry
 from dsgym.actions import FORMAT_HELP, Action, format_execution, parse_action, truncate
+from dsgym.figures import FigureLimits, FigureStore
 from dsgym.predict.grade import GradingError
 from dsgym.predict.grade import grade as grade_submission
 from dsgym.predict.grade import invalid as invalid_submission
@@ -72,6 +72,7 @@ class DSGymEnv(gym.Env[str, str]):
         pool: SandboxPool | None = None,
         pool_size: int = 0,
         artifacts_dir: str | Path | None = None,
+        figure_limits: FigureLimits | None = None,
         render_mode: str | None = None,
         interface: str = "text",
     ):
@@ -97,7 +98,7 @@ class DSGymEnv(gym.Env[str, str]):
         self._factory = sandbox_factory(sandbox, image=image or image_tag(self.suite.image), limits=limits)
         self._owns_pool = pool is None and pool_size > 0
         self.pool = SandboxPool(self._factory, pool_size) if self._owns_pool else pool
-        self._artifacts_dir = Path(artifacts_dir) if artifacts_dir else None
+        self.figures = FigureStore(artifacts_dir, figure_limits)
         self.action_space = UnicodeText(MAX_ACTION_CHARS)
         self.observation_space = UnicodeText(max_observation_chars)
 
@@ -127,6 +128,7 @@ class DSGymEnv(gym.Env[str, str]):
             self._release()
             raise
         self.episode_id = uuid.uuid4().hex[:12]
+        self.figures.start_episode(f"{self.task.id}-{self.episode_id}")
         self.turn = 0
         self.started = time.monotonic()
         self.done = False
@@ -205,6 +207,7 @@ class DSGymEnv(gym.Env[str, str]):
 
     def close(self) -> None:
         self._release()
+        self.figures.close()
         if self._owns_pool and self.pool is not None:
             self.pool.close()
             self.pool = None
@@ -293,37 +296,28 @@ class DSGymEnv(gym.Env[str, str]):
         """Execute one cell; return the observation and a truncation reason (or None)."""
         info["code"] = code
         assert self.sandbox is not None
+        assert self.task is not None
+        self.figures.start_cell(f"{self.task.id}-{self.episode_id}-t{self.turn}")
         try:
-            result = self.sandbox.execute(code, timeout)
+            result = self.sandbox.execute(code, timeout, on_image=self.figures.add)
         except SandboxError as exc:
             info["error"] = str(exc)
             return f"[sandbox failed] {exc}. The episode cannot go on.", "sandbox_error"
-        figures = self._save_figures(result.images)
-        info.update(figures=figures, kernel_restarted=result.kernel_restarted,
+        info.update(figures=self.figures.saved, kernel_restarted=result.kernel_restarted,
                     kernel_restarts=self.sandbox.kernel_restarts,
                     timed_out=result.timed_out, cell_time=result.duration,
                     error=result.error.ename if result.error else None)
-        observation = format_execution(result, self.max_output_chars, [f["path"] for f in figures])
+        observation = format_execution(result, self.max_output_chars, self.figures.notes())
         if result.timed_out and timeout < self.cell_timeout:
             return observation + "\n[episode budget spent] The episode's time is up.", "episode_budget"
         return observation, None
 
     @property
     def artifacts_dir(self) -> Path:
-        """Where figures are saved: the ``artifacts_dir`` option, else a temp folder made on first use."""
-        if self._artifacts_dir is None:
-            self._artifacts_dir = Path(tempfile.mkdtemp(prefix="dsgym-figures-"))
-        return self._artifacts_dir
-
-    def _save_figures(self, images: list[bytes]) -> list[dict[str, Any]]:
-        assert self.task is not None
-        saved = []
-        for index, png in enumerate(images, 1):
-            path = self.artifacts_dir / f"{self.task.id}-{self.episode_id}-t{self.turn}-{index}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(png)
-            saved.append({"path": str(path), "png": png})
-        return saved
+        """Where figures and submissions are saved: the ``artifacts_dir`` option, else a
+        ``dsgym-figures-*`` temp folder made on first use, holding only the current episode's
+        files and removed by ``close()``."""
+        return self.figures.folder
 
     def _base_info(self) -> dict[str, Any]:
         assert self.task is not None

@@ -56,6 +56,7 @@ class Turn:
     finish_reason: str | None = None
     usage: dict[str, int] | None = None  # what the API said the reply cost (also when replayed from a cache)
     cached: bool | None = None  # replayed from a cache: it cost nothing in this episode
+    figures: list[str] = field(default_factory=list)  # paths of the figures the env saved in this turn
 
 
 @dataclass
@@ -254,7 +255,8 @@ def _play(env: DSGymEnv, agent: Agent, record: EpisodeRecord, t0: float, seed: i
                 kernel_restarted=bool(info.get("kernel_restarted")), agent_time=agent_time,
                 action_kind=info.get("action_kind"), cell_error=info.get("error") if info.get("code") else None,
                 timed_out=bool(info.get("timed_out")), tokens=_usage(agent)["total_tokens"] - used,
-                at=ta - t0, **(_reply_fields(reply) if reply is not None else {})))
+                at=ta - t0, figures=[figure["path"] for figure in info.get("figures") or []],
+                **(_reply_fields(reply) if reply is not None else {})))
             if terminated or truncated:
                 _finish(record, float(reward), info)
                 return

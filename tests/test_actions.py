@@ -1,4 +1,4 @@
-from dsgym.actions import FORMAT_HELP, format_execution, parse_action, png_size, truncate
+from dsgym.actions import FORMAT_HELP, format_execution, parse_action, png_size, share, truncate
 from dsgym.sandbox.base import CappedText, ExecutionResult, KernelError
 
 
@@ -50,6 +50,18 @@ def test_capped_text_bounds_memory_and_counts_what_it_dropped():
     assert "9,980 characters dropped" in capped.text()
 
 
+def test_output_parts_share_one_budget():
+    assert share([10, 5000, 300], 1000) == [10, 690, 300]
+    assert share([50, 60], 1000) == [50, 60] and share([900, 900, 900], 1000) == [333, 333, 334]
+    r = result(result="r" * 5000, error=KernelError("ValueError", "bad", "Traceback " + "t" * 5000))
+    r.stdout.add("o" * 5000)
+    for _ in range(3000):
+        r.add_display("d" * 100, cap=50_000)
+    assert r.displays_chars == 50_000 and r.displays_dropped == 2500
+    text = format_execution(r, 1000, [])
+    assert len(text) < 1200 and "Traceback" in text and "[displays dropped] 2,500 more" in text
+
+
 def test_format_execution_sections():
     r = result(result="42", error=KernelError("ValueError", "bad", "Traceback...\nValueError: bad"))
     r.stdout.add("hello\n")
@@ -62,7 +74,8 @@ def test_format_execution_sections():
 def test_format_execution_reports_timeout_death_and_figures():
     png = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big")
     assert png_size(png) == (640, 480)
-    text = format_execution(result(images=[png], timed_out=True, duration=2.0), 100, ["/tmp/f.png"])
-    assert "[figure: 640x480 PNG saved as /tmp/f.png]" in text and "[timeout]" in text
+    note = "[figure: 640x480 PNG saved as /tmp/f.png]"
+    text = format_execution(result(timed_out=True, duration=2.0), 100, [note])
+    assert note in text and "[timeout]" in text
     died = format_execution(result(kernel_died=True, exit_code=-9), 100, [])
     assert "[kernel died]" in died and "out of memory" in died

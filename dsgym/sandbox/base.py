@@ -7,6 +7,10 @@ import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
+
+ImageSink = Callable[[bytes], None]
+MAX_DISPLAYS = 1000  # display outputs kept per cell
 
 
 class SandboxError(RuntimeError):
@@ -63,13 +67,27 @@ class ExecutionResult:
     stderr: CappedText
     result: str | None = None
     displays: list[str] = field(default_factory=list)
-    images: list[bytes] = field(default_factory=list)
+    images: list[bytes] = field(default_factory=list)  # only when no image sink was given, and capped
+    displays_dropped: int = 0  # display outputs past the cell's output cap, not kept
+    displays_chars: int = 0
+    images_dropped: int = 0
     error: KernelError | None = None
     timed_out: bool = False
     kernel_died: bool = False
     kernel_restarted: bool = False
     exit_code: int | None = None
     duration: float = 0.0
+
+    def add_display(self, text: str, cap: int) -> None:
+        """Keep a display's text while all displays together stay within ``cap`` characters
+        (and ``MAX_DISPLAYS`` outputs): thousands of ``display()`` calls must not fill host memory."""
+        room = cap - self.displays_chars
+        if room <= 0 or len(self.displays) >= MAX_DISPLAYS:
+            self.displays_dropped += 1
+        elif text:
+            self.displays.append(text[:room])
+            self.displays_chars += min(len(text), room)
+
 
 
 @dataclass(frozen=True)
@@ -102,7 +120,8 @@ class Sandbox(ABC):
         """Make ``files`` (relative path inside ``data_dir`` -> host file) visible, read-only."""
 
     @abstractmethod
-    def execute(self, code: str, timeout: float) -> ExecutionResult: ...
+    def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
+        """Run one cell.  ``on_image`` receives each PNG as it arrives (none are kept in the result)."""
 
     @abstractmethod
     def read_file(self, path: str, max_bytes: int = 64 << 20) -> bytes | None:

@@ -39,7 +39,7 @@ import docker
 import docker.errors
 import docker.types
 
-from dsgym.sandbox.base import ExecutionResult, Limits, Sandbox, SandboxError, stage_files
+from dsgym.sandbox.base import ExecutionResult, ImageSink, Limits, Sandbox, SandboxError, stage_files
 from dsgym.sandbox.images import default_image
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
 
@@ -248,10 +248,10 @@ class DockerSandbox(Sandbox):
         assert self.root is not None, "start() the sandbox first"
         stage_files(files, self.root / "data", link=True)
 
-    def execute(self, code: str, timeout: float) -> ExecutionResult:
+    def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
         if self.kernel is None:
             raise SandboxError("the sandbox is not started")
-        return self.kernel.execute(code, timeout)
+        return self.kernel.execute(code, timeout, on_image=on_image)
 
     def read_file(self, path: str, max_bytes: int = 64 << 20) -> bytes | None:
         """Read through ``docker exec`` (as the container's user): ``/workspace`` is a tmpfs, which

@@ -21,13 +21,14 @@ from queue import Empty
 
 from jupyter_client import BlockingKernelClient
 
-from dsgym.sandbox.base import CappedText, ExecutionResult, KernelError, SandboxError
+from dsgym.sandbox.base import CappedText, ExecutionResult, ImageSink, KernelError, SandboxError
 
 IPC_PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 INTERRUPT_GRACE = 3.0  # seconds a cell gets to stop after an interrupt before the kernel is killed
 POLL = 0.05
 STATE_MAX_BYTES = 64 << 10  # state.json is a few dozen bytes; anything bigger is not ours
+KEPT_IMAGES = 10  # PNGs kept in a result when no image sink takes them as they arrive
 
 
 def write_connection_file(conn_dir: Path, inside_dir: str) -> dict:
@@ -152,8 +153,13 @@ class KernelSession:
 
     # -- execution -------------------------------------------------------------------------------
 
-    def execute(self, code: str, timeout: float, output_cap: int = 1_000_000) -> ExecutionResult:
-        """Run one cell.  Timeouts interrupt the kernel; a dead kernel is replaced, not raised."""
+    def execute(self, code: str, timeout: float, output_cap: int = 1_000_000,
+                on_image: ImageSink | None = None) -> ExecutionResult:
+        """Run one cell.  Timeouts interrupt the kernel; a dead kernel is replaced, not raised.
+
+        Text output is capped at ``output_cap`` characters per stream (displays together);
+        each PNG goes to ``on_image`` as it arrives, else up to ``KEPT_IMAGES`` are kept.
+        """
         if self.client is None:
             raise SandboxError("the kernel is not started")
         client = self.client
@@ -182,7 +188,7 @@ class KernelSession:
                 msg = client.get_iopub_msg(timeout=POLL)
             except Empty:
                 continue
-            if msg["parent_header"].get("msg_id") == msg_id and self._handle(msg, result):
+            if msg["parent_header"].get("msg_id") == msg_id and self._handle(msg, result, output_cap, on_image):
                 break
         self._drain_shell(client)
         if result.kernel_died:
@@ -209,21 +215,27 @@ class KernelSession:
         self.wait_ready(timeout=60)
 
     @staticmethod
-    def _handle(msg: dict, result: ExecutionResult) -> bool:
+    def _handle(msg: dict, result: ExecutionResult, output_cap: int, on_image: ImageSink | None) -> bool:
         kind, content = msg["msg_type"], msg["content"]
         if kind == "stream":
             (result.stdout if content["name"] == "stdout" else result.stderr).add(content["text"])
         elif kind in ("execute_result", "display_data"):
             data = content.get("data", {})
             if "image/png" in data:
-                result.images.append(base64.b64decode(data["image/png"]))
+                png = base64.b64decode(data["image/png"])
+                if on_image is not None:  # streamed on (to disk), never collected here
+                    on_image(png)
+                elif len(result.images) < KEPT_IMAGES:
+                    result.images.append(png)
+                else:
+                    result.images_dropped += 1
                 text = None
             else:
                 text = data.get("text/plain")
             if kind == "execute_result":
-                result.result = text
+                result.result = None if text is None else text[:output_cap]
             elif text is not None:
-                result.displays.append(text)
+                result.add_display(text, output_cap)
         elif kind == "error":
             trace = ANSI.sub("", "\n".join(content.get("traceback", [])))
             result.error = KernelError(content.get("ename", ""), content.get("evalue", ""), trace)

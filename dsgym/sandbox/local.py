@@ -18,7 +18,7 @@ import warnings
 from importlib import resources
 from pathlib import Path
 
-from dsgym.sandbox.base import ExecutionResult, Sandbox, SandboxError, stage_files
+from dsgym.sandbox.base import ExecutionResult, ImageSink, Sandbox, SandboxError, stage_files
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
 
 
@@ -60,10 +60,10 @@ class LocalSandbox(Sandbox):
     def put_data(self, files: dict[str, Path]) -> None:
         stage_files(files, Path(self.data_dir), link=False)
 
-    def execute(self, code: str, timeout: float) -> ExecutionResult:
+    def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
         if self.kernel is None:
             raise SandboxError("the sandbox is not started")
-        return self.kernel.execute(code, timeout)
+        return self.kernel.execute(code, timeout, on_image=on_image)
 
     def read_file(self, path: str, max_bytes: int = 64 << 20) -> bytes | None:
         file = Path(path)

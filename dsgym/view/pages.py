@@ -19,7 +19,6 @@ MARKER = re.compile(
     r"|\[[^\]\n]*(?:characters dropped|truncated)[^\]\n]*\])"
     r"|(?P<bad>^\[(?:error|kernel died|timeout|sandbox failed|format error|episode budget spent)\])"
     r"|(?P<mark>^\[(?:stderr|result|figure:[^\]\n]*|no output)\])", re.MULTILINE)
-FIGURE = re.compile(r"^\[figure: (?:\d+x\d+ )?PNG saved as (?P<path>.+)\]$", re.MULTILINE)
 NO_REASON = '<span class="muted">no check failed</span>'
 PREDICTION_KEYS = ("valid", "reason", "metric", "metric_value", "percentile", "rank", "teams", "medal")
 
@@ -89,9 +88,9 @@ def summary_html(summary: Summary) -> str:
     if summary.k > 1:
         cards.append(card(f"pass@{summary.k}", str(overall.passk) if overall.passk else "-"))
     tokens = summary.tokens.get("total_tokens", 0)
+    cards += [card("tokens", f"{tokens:,}"), card("episode time", f"{summary.wall_time:,.1f} s")]
     if summary.cached_share is not None:
         cards.append(card("replies from a cache", f"{summary.cached_share:.0%} of {summary.replies:,}"))
-    cards += [card("tokens", f"{tokens:,}"), card("episode time", f"{summary.wall_time:,.1f} s")]
     head = ["group", "tasks", "episodes", "errors", f"mean [{pct}% CI]", f"pass@1 [{pct}% CI]"]
     if summary.k > 1:
         head.append(f"pass@{summary.k} [{pct}% CI]")
@@ -205,6 +204,7 @@ def action_html(action: str) -> str:
         parts.insert(0, '<div class="label">no action (format error)</div>')
     return "".join(parts)
 
+
 def reply_html(reply: str, action: str) -> str:
     """The model's whole reply: its reasoning above the action that ran, and whatever it wrote after it."""
     at = reply.find(action) if action else -1
@@ -219,14 +219,13 @@ def reply_html(reply: str, action: str) -> str:
     return "".join(parts)
 
 
-
 def turn_html(index: int, turn: dict[str, Any], figure_src: Callable[[str], str | None]) -> str:
     kind = turn.get("action_kind") or "?"
+    badges = [badge(kind, "info")]
     if turn.get("cached"):
         badges.append(badge("reply from a cache", "restart"))
     if turn.get("finish_reason") not in (None, "stop"):
         badges.append(badge(f"reply ended: {turn['finish_reason']}", "timeout"))
-    badges = [badge(kind, "info")]
     if turn.get("cell_error"):
         badges.append(badge(f"error: {turn['cell_error']}", "error"))
     if turn.get("kernel_restarted"):
@@ -237,17 +236,19 @@ def turn_html(index: int, turn: dict[str, Any], figure_src: Callable[[str], str 
               f"&middot; step {fmt_num(turn.get('step_time'), 2)} s &middot; {fmt_num(turn.get('tokens') or 0)} tokens")
     observation = str(turn.get("observation") or "")
     figures = []
-    for match in FIGURE.finditer(observation):
-        src = figure_src(match.group("path"))
+    # only what the env recorded (never paths read from the output text, which the agent controls)
+    recorded = turn.get("figures")
+    for path in recorded if isinstance(recorded, list) else []:
+        src = figure_src(str(path))
         if src:
             figures.append(f'<figure><img src="{esc(src)}" alt="figure" loading="lazy">'
-                           f"<figcaption>{esc(match.group('path'))}</figcaption></figure>")
+                           f"<figcaption>{esc(path)}</figcaption></figure>")
         else:
-            figures.append(f'<p class="muted">figure {esc(match.group("path"))}: file not found</p>')
+            figures.append(f'<p class="muted">figure {esc(path)}: not in the run\'s artifacts folder</p>')
     bad = turn.get("cell_error") or turn.get("kernel_restarted") or "[kernel died]" in observation
-    return (f'<section class="turn{" has-error" if bad else ""}" id="turn-{index}"><div class="head">'
     action = str(turn.get("action") or "")
     said = action_html(action) if turn.get("reply") is None else reply_html(str(turn["reply"]), action)
+    return (f'<section class="turn{" has-error" if bad else ""}" id="turn-{index}"><div class="head">'
             f'<h3>turn {index}</h3>{"".join(badges)}<span class="muted">{timing}</span></div>'
             f'<div class="body">{said}'
             f'<div class="label">output</div><pre class="obs">{mark_output(observation)}</pre>'

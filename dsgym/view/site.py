@@ -9,18 +9,24 @@ small index however many episodes the run has.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from dsgym import registry, report
+from dsgym.figures import FigureLimits
 from dsgym.runner import ARTIFACTS
 from dsgym.view import pages
 from dsgym.view.sources import FilterReport, Run, Source, ViewError, detect
 
 MARK = ".dsgym-view"  # marks a folder this module built, so a rebuild may clear it
+FIGURE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.png")  # what dsgym.figures names its files
+MAX_FIGURE_BYTES = FigureLimits().figure_bytes
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass
@@ -64,20 +70,47 @@ def reference_of(suite: str, task_id: str) -> str | None:
 
 
 class Figures:
-    """Copies a run's figures into the site on first use and says where they went."""
+    """Copies a run's figures into the site on first use and says where they went.
+
+    A figure is taken only from the run's own artifacts folder, by the file name the
+    episode record lists; the file must resolve inside that folder (no symlink out of
+    it), be a regular PNG file and at most ``MAX_FIGURE_BYTES``.  Anything else is
+    shown as missing: a run folder is not trusted to name host files.
+    """
 
     def __init__(self, run: Path, target: Path):
         self.run, self.target = run, target
 
     def __call__(self, recorded: str) -> str | None:
-        path = Path(recorded)
-        for candidate in (path, self.run / ARTIFACTS / path.name, self.run / path):
-            if candidate.is_file():
-                self.target.mkdir(exist_ok=True)
-                if not (self.target / path.name).exists():
-                    shutil.copy2(candidate, self.target / path.name)
-                return f"../{self.target.name}/{path.name}"
-        return None
+        name = PurePath(recorded.replace("\\", "/")).name
+        if not FIGURE_NAME.fullmatch(name):
+            return None
+        try:
+            root = self.run.resolve(strict=True) / ARTIFACTS
+            source = (root / name).resolve(strict=True)  # a symlinked artifacts folder or file leaves root
+        except (OSError, RuntimeError):
+            return None
+        if source != root / name:
+            return None
+        if not (self.target / name).exists() and not self._copy(source, self.target / name):
+            return None
+        return f"../{self.target.name}/{name}"
+
+    def _copy(self, source: Path, dest: Path) -> bool:
+        try:
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return False
+        with os.fdopen(fd, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FIGURE_BYTES:
+                return False
+            data = file.read(MAX_FIGURE_BYTES + 1)
+        if len(data) > MAX_FIGURE_BYTES or not data.startswith(PNG_MAGIC):
+            return False
+        self.target.mkdir(exist_ok=True)
+        dest.write_bytes(data)
+        return True
 
 
 def build_run(run: Run, folder: Path) -> tuple[str, int]:
