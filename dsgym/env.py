@@ -15,6 +15,7 @@ from dsgym.figures import FigureLimits, FigureStore
 from dsgym.predict.grade import GradingError
 from dsgym.predict.grade import grade as grade_submission
 from dsgym.predict.grade import invalid as invalid_submission
+from dsgym.sandbox.base import CopyOutError
 from dsgym.sandbox import Limits, Sandbox, SandboxError, SandboxPool, sandbox_factory
 from dsgym.sandbox.images import image_tag
 from dsgym.scoring import score_answer
@@ -24,6 +25,7 @@ from dsgym.task import Task
 MAX_ACTION_CHARS = 100_000
 MAX_OBSERVATION_CHARS = 100_000  # the default cap on one whole observation; the observation space declares it
 MAX_SUBMISSION_BYTES = 256 << 20
+COPY_OUT_SECONDS = 120.0  # host-side bound on copying the submission out of the frozen sandbox
 
 
 INTERFACES = {
@@ -253,26 +255,29 @@ class DSGymEnv(gym.Env[str, str]):
         return score.value
 
     def _grade_submission(self, info: dict[str, Any]) -> float:
-        """Copy the submission out of the sandbox (before it is closed) and grade it host-side.
+        """Freeze the sandbox, stream the submission into the artifacts folder, grade it from there.
 
-        A file that cannot be copied out is an invalid submission; a task that cannot
+        Frozen first, so nothing the agent started can change the file or hold up the copy;
+        the copy is bounded on the host (``MAX_SUBMISSION_BYTES``, ``COPY_OUT_SECONDS``).
+        A file that cannot be copied out is an invalid submission with the copy's reason
+        (``too_large``, ``timed_out``, ``not_a_file``, ``unreadable``); a task that cannot
         be graded here is recorded as a scoring failure, like an answer metric that fails.
         """
         assert self.task is not None and self.task.prediction is not None and self.sandbox is not None
         path = f"{self.sandbox.workdir}/{self.task.prediction.submission_file}"
+        saved = self.artifacts_dir / f"{self.task.id}-{self.episode_id}-{Path(path).name}"
         try:
-            data = self.sandbox.read_file(path, max_bytes=MAX_SUBMISSION_BYTES)
-        except SandboxError as exc:  # too large, or the container is gone
-            score = invalid_submission(self.task, "unreadable", f"could not copy {path} out: {exc}")
+            self.sandbox.freeze()
+            size = self.sandbox.copy_out(path, saved, max_bytes=MAX_SUBMISSION_BYTES, timeout=COPY_OUT_SECONDS)
+        except SandboxError as exc:  # too large, too slow, not a file, or the container is gone
+            reason = exc.reason if isinstance(exc, CopyOutError) else "unreadable"
+            score = invalid_submission(self.task, reason, f"could not copy {path} out: {exc}")
             info.update(score=score.value, score_breakdown=score.breakdown)
             return score.value
-        if data is not None:
-            saved = self.artifacts_dir / f"{self.task.id}-{self.episode_id}-{Path(path).name}"
-            saved.parent.mkdir(parents=True, exist_ok=True)
-            saved.write_bytes(data)
+        if size is not None:
             info["submission"] = str(saved)
         try:
-            score = grade_submission(self.task, data)
+            score = grade_submission(self.task, saved if size is not None else None)
         except GradingError as exc:
             info.update(score=0.0, score_breakdown={"error": str(exc)}, error=f"scoring failed: {exc}")
             return 0.0

@@ -559,7 +559,7 @@ def _regrade(task: Task, record: dict[str, Any], out: Path) -> Score:
                             question=task.question)
     saved = record.get("submission")
     path = out / saved if saved else None
-    return grade_submission(task, path.read_bytes() if path and path.is_file() else None)
+    return grade_submission(task, path if path and path.is_file() else None)
 
 
 def _task_definition(task: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ solution is a result.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import threading
@@ -23,8 +22,9 @@ from dsgym.sandbox.base import ExecutionResult, Sandbox, SandboxError
 
 BEGIN, END = "<<dsgym-filter>>", "<</dsgym-filter>>"
 REPORT = re.compile(re.escape(BEGIN) + r"(.*?)" + re.escape(END), re.DOTALL)
-CHUNK_BYTES = 600_000  # base64 of it stays under the sandbox's 1 MB output cap per cell
 REPORT_TIMEOUT = 120.0
+COPY_MAX_BYTES = 4 << 30  # past any sandbox's writable space: the cap is a backstop
+COPY_TIMEOUT = 600.0
 
 
 class Cancelled(Exception):
@@ -159,12 +159,13 @@ class SandboxRunner:
         return run
 
     def script(self, source: str, call: str, files: dict[str, Path],
-               fetch: Callable[[dict[str, Any]], list[str]] | None = None) -> tuple[Any, dict[str, bytes]]:
+               fetch: Callable[[Any], dict[str, Path]] | None = None) -> tuple[Any, dict[str, int | None]]:
         """Define ``source`` in a fresh sandbox, print ``call``'s JSON result, copy files out.
 
-        ``call`` is an expression returning a JSON-able value; ``fetch(value)`` names the
-        sandbox paths to copy back (over stdout, in base64 chunks).  Raises ``SandboxError``
-        if the sandbox fails and ``RuntimeError`` if the script does.
+        ``call`` is an expression returning a JSON-able value; ``fetch(value)`` maps the
+        sandbox paths to copy back to host files, streamed there with the sandbox frozen
+        (``Sandbox.copy_out``); the second result maps each to its size (None: absent).
+        Raises ``SandboxError`` if the sandbox or a copy fails and ``RuntimeError`` if the script does.
         """
         sandbox = self._open(files)
         try:
@@ -177,25 +178,11 @@ class SandboxRunner:
             if reported is None:
                 raise RuntimeError(_failure(shown, "the helper script", self.timeout) or "no report")
             value = json.loads(reported)
-            copied = {}
-            for path in (fetch(value) if fetch else []):
-                copied[path] = self._copy_out(sandbox, path)
+            wanted = fetch(value) if fetch else {}
+            if wanted:
+                sandbox.freeze()
+            copied = {path: sandbox.copy_out(path, dest, max_bytes=COPY_MAX_BYTES, timeout=COPY_TIMEOUT)
+                      for path, dest in wanted.items()}
             return value, copied
         finally:
             sandbox.close()
-
-    def _copy_out(self, sandbox: Sandbox, path: str) -> bytes:
-        data = bytearray()
-        while True:
-            code = (f"with open({path!r}, 'rb') as __dsgym_handle:\n"
-                    f"    __dsgym_handle.seek({len(data)})\n"
-                    f"    print({BEGIN!r} + __import__('base64').b64encode(__dsgym_handle.read({CHUNK_BYTES}))"
-                    f".decode('ascii') + {END!r})")
-            shown = sandbox.execute(code, REPORT_TIMEOUT)
-            piece = _reported(shown)
-            if piece is None:
-                raise RuntimeError(_failure(shown, f"copying {path} out", REPORT_TIMEOUT) or "no data")
-            block = base64.b64decode(piece)
-            data += block
-            if len(block) < CHUNK_BYTES:
-                return bytes(data)

@@ -135,8 +135,10 @@ class PerturbationStore:
         source = Path(anndata_script.__file__).read_text()
         call = f"make_all({'/data/' + rel!r}, '/workspace/perturbed', {jobs!r})"
         try:
-            report, copied = runner.script(source, call, {rel: src},
-                                           fetch=lambda value: [v["path"] for v in value.values() if "path" in v])
+            report, copied = runner.script(
+                source, call, {rel: src},
+                fetch=lambda value: {v["path"]: self._target(digest, name, rel)
+                                     for name, v in value.items() if name in PERTURBATIONS and "path" in v})
         except RuntimeError as exc:
             reason = str(exc)
             if "anndata" in reason and ("ModuleNotFound" in reason or "No module" in reason):
@@ -146,11 +148,10 @@ class PerturbationStore:
             return
         for name in PERTURBATIONS:
             entry = report.get(name, {})
-            if "path" not in entry:
+            if "path" not in entry or copied.get(entry["path"]) is None:
                 self._made[(digest, rel, name)] = (None, f"not perturbed: {entry.get('error', 'no result')}"[:300])
                 continue
             target = self._target(digest, name, rel)
-            target.write_bytes(copied[entry["path"]])
             self._made[(digest, rel, name)] = (target, entry.get("note") or DESCRIPTIONS[name])
 
     def close(self) -> None:

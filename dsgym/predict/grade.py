@@ -11,6 +11,7 @@ be graded on this machine at all, e.g. its hidden labels are missing.
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,20 +27,34 @@ class GradingError(RuntimeError):
     """The task cannot be graded here (labels or leaderboard missing or corrupt, unknown metric)."""
 
 
-def grade(task: Task, data: bytes | None) -> Score:
-    """Score the submission file's bytes (None: the agent wrote none) for prediction ``task``."""
+def grade(task: Task, source: Path | bytes | None) -> Score:
+    """Score the submission (a file on the host, or its bytes; None: the agent wrote none) for ``task``.
+
+    The breakdown records the submission's size (``submission_bytes``) and how long grading
+    took (``grading_seconds``).
+    """
+    started = time.perf_counter()
+    score = _grade(task, source)
+    if source is not None:
+        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+        score.breakdown["submission_bytes"] = size
+    score.breakdown["grading_seconds"] = round(time.perf_counter() - started, 3)
+    return score
+
+
+def _grade(task: Task, source: Path | bytes | None) -> Score:
     spec = task.prediction
     if spec is None:
         raise GradingError(f"task {task.env_id} is not a prediction task")
-    if data is None:
+    if source is None:
         return invalid(task, "missing_file", f"no {spec.submission_file} in the working directory "
                                              "when the episode ended")
     try:
-        table = submission.read_table(data)
+        table = submission.read_table(source)
     except submission.SubmissionError as exc:
         return invalid(task, exc.reason, str(exc))
     if spec.labels_file is None:
-        return _grade_on_kaggle(task, table, data)
+        return _grade_on_kaggle(task, table, source if isinstance(source, bytes) else Path(source).read_bytes())
     try:
         metric = metrics.get_metric(task.metric)
     except metrics.UnknownMetricError as exc:

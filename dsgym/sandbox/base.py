@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,18 @@ MAX_DISPLAYS = 1000  # display outputs kept per cell
 
 class SandboxError(RuntimeError):
     """The sandbox itself failed (would not start, was killed): not the agent's code."""
+
+
+class CopyOutError(SandboxError):
+    """A file could not be copied out of the sandbox.
+
+    ``reason`` is a short code: ``too_large``, ``timed_out``, ``not_a_file`` (a link,
+    a folder, a FIFO) or ``unreadable`` (an I/O error, the sandbox gone).
+    """
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 class CappedText:
@@ -124,8 +137,25 @@ class Sandbox(ABC):
         """Run one cell.  ``on_image`` receives each PNG as it arrives (none are kept in the result)."""
 
     @abstractmethod
-    def read_file(self, path: str, max_bytes: int = 64 << 20) -> bytes | None:
-        """Copy one file out of the sandbox (e.g. a submission); None if it does not exist."""
+    def freeze(self) -> None:
+        """Stop every process in the sandbox, so nothing the agent started can run, write or hold up
+        a copy any more.  Only copying out and ``close`` are possible afterwards."""
+
+    @abstractmethod
+    def copy_out(self, path: str, dest: Path, *, max_bytes: int, timeout: float = 60.0) -> int | None:
+        """Stream the file ``path`` (inside the sandbox) to the host file ``dest``; its size, None if absent.
+
+        Time and size are bounded on the host; a failure raises :class:`CopyOutError` and
+        leaves nothing at ``dest``.
+        """
+
+    def read_file(self, path: str, max_bytes: int = 64 << 20, timeout: float = 60.0) -> bytes | None:
+        """A small file's bytes (through ``copy_out``); None if it does not exist."""
+        with tempfile.TemporaryDirectory(prefix="dsgym-read-") as folder:
+            dest = Path(folder) / "file"
+            if self.copy_out(path, dest, max_bytes=max_bytes, timeout=timeout) is None:
+                return None
+            return dest.read_bytes()
 
     @abstractmethod
     def close(self) -> None: ...

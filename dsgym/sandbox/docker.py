@@ -39,9 +39,10 @@ import docker
 import docker.errors
 import docker.types
 
-from dsgym.sandbox.base import ExecutionResult, ImageSink, Limits, Sandbox, SandboxError, stage_files
+from dsgym.sandbox.base import CopyOutError, ExecutionResult, ImageSink, Limits, Sandbox, SandboxError, stage_files
 from dsgym.sandbox.images import default_image
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
+from dsgym.sandbox.transfer import copy_file, open_root
 
 LABEL = "dsgym.sandbox"
 INSIDE_CONN = "/run/dsgym"  # tmpfs: the kernel's sockets, state.json, startup.py
@@ -140,6 +141,7 @@ class DockerSandbox(Sandbox):
         self.kernel: KernelSession | None = None
         self.root: Path | None = None
         self._closed = False
+        self._frozen = False
         self.lease_seconds = lease_seconds()
         self.lease_file: Path | None = None
         self._lock = threading.Lock()
@@ -251,29 +253,43 @@ class DockerSandbox(Sandbox):
     def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
         if self.kernel is None:
             raise SandboxError("the sandbox is not started")
+        if self._frozen:
+            raise SandboxError("the sandbox is frozen (its files were being copied out); it can only be closed")
         return self.kernel.execute(code, timeout, on_image=on_image)
 
-    def read_file(self, path: str, max_bytes: int = 64 << 20) -> bytes | None:
-        """Read through ``docker exec`` (as the container's user): ``/workspace`` is a tmpfs, which
-        ``docker cp`` (the archive API) cannot see, and the user's view is what the agent wrote."""
+    def freeze(self) -> None:
+        """Pause the container (the cgroup freezer stops every process in it at once, forks included).
+
+        Nothing runs inside while files are copied out, and no copy goes through a process in
+        the sandbox: a ``docker exec`` reader could be stopped, or fed more bytes, by the agent's
+        background processes.  A paused container can still be removed.
+        """
         if self.container is None:
             raise SandboxError("the sandbox is not started")
-        script = 'test -f "$1" || exit 3; exec head -c "$2" "$1"'
+        self._frozen = True
         try:
-            result = self.container.exec_run(["sh", "-c", script, "sh", path, str(max_bytes + 1)],
-                                             demux=True)
+            self.container.pause()
         except docker.errors.APIError as exc:
-            raise SandboxError(f"cannot read {path} from the sandbox: {exc.explanation or exc}") from exc
-        stdout, stderr = result.output or (None, None)
-        if result.exit_code == 3:
-            return None
-        if result.exit_code != 0:
-            detail = (stderr or b"").decode(errors="replace").strip()[:300]
-            raise SandboxError(f"cannot read {path} from the sandbox (exit {result.exit_code}): {detail}")
-        data = stdout or b""
-        if len(data) > max_bytes:
-            raise SandboxError(f"{path} is larger than {max_bytes} bytes")
-        return data
+            raise SandboxError(f"cannot freeze the sandbox: {exc.explanation or exc}") from exc
+
+    def copy_out(self, path: str, dest: Path, *, max_bytes: int, timeout: float = 60.0) -> int | None:
+        """Copy with plain file I/O through ``/proc/<pid>/root``: the container's own view, which
+        includes the ``/workspace`` tmpfs that ``docker cp`` (the archive API) cannot see."""
+        if self.container is None or not self.pid:
+            raise SandboxError("the sandbox is not started")
+        root = open_root(f"/proc/{self.pid}/root")
+        try:
+            # the descriptor is the container's only if its init still had that pid after it was opened
+            try:
+                self.container.reload()
+                same = self.container.attrs["State"]["Pid"] == self.pid
+            except (docker.errors.APIError, KeyError, TypeError) as exc:
+                raise CopyOutError("unreadable", f"the sandbox is gone: {exc}") from exc
+            if not same:
+                raise CopyOutError("unreadable", "the sandbox's container is no longer running")
+            return copy_file(root, path, dest, max_bytes=max_bytes, timeout=timeout)
+        finally:
+            os.close(root)
 
     @property
     def kernel_restarts(self) -> int:

@@ -18,8 +18,9 @@ import warnings
 from importlib import resources
 from pathlib import Path
 
-from dsgym.sandbox.base import ExecutionResult, ImageSink, Sandbox, SandboxError, stage_files
+from dsgym.sandbox.base import CopyOutError, ExecutionResult, ImageSink, Sandbox, SandboxError, stage_files
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
+from dsgym.sandbox.transfer import copy_file, open_root
 
 
 class NotIsolatedWarning(UserWarning):
@@ -37,6 +38,7 @@ class LocalSandbox(Sandbox):
         self.workdir = str(self.root / "workspace")
         self.proc: subprocess.Popen | None = None
         self.kernel: KernelSession | None = None
+        self.frozen = False
 
     def start(self, timeout: float = 60.0) -> None:
         conn = self.root / "conn"
@@ -65,13 +67,23 @@ class LocalSandbox(Sandbox):
             raise SandboxError("the sandbox is not started")
         return self.kernel.execute(code, timeout, on_image=on_image)
 
-    def read_file(self, path: str, max_bytes: int = 64 << 20) -> bytes | None:
-        file = Path(path)
-        if not file.is_file():
-            return None
-        if file.stat().st_size > max_bytes:
-            raise SandboxError(f"{path} is larger than {max_bytes} bytes")
-        return file.read_bytes()
+    def freeze(self) -> None:
+        """Stop the launcher's process group (a process that left the group keeps running: not isolated)."""
+        self.frozen = True
+        if self._is_up():
+            os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def copy_out(self, path: str, dest: Path, *, max_bytes: int, timeout: float = 60.0) -> int | None:
+        """The same bounded, link-refusing copy as the Docker sandbox, rooted at this sandbox's folder."""
+        try:
+            inside = Path(path).relative_to(self.root)
+        except ValueError:
+            raise CopyOutError("not_a_file", f"{path} is outside the sandbox's folder {self.root}") from None
+        root = open_root(self.root)
+        try:
+            return copy_file(root, str(inside), dest, max_bytes=max_bytes, timeout=timeout)
+        finally:
+            os.close(root)
 
     @property
     def kernel_restarts(self) -> int:
@@ -82,7 +94,7 @@ class LocalSandbox(Sandbox):
             self.kernel.close()
             self.kernel = None
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, signal.SIGKILL if self.frozen else signal.SIGTERM)
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
