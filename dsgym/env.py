@@ -16,7 +16,7 @@ from dsgym.predict.grade import GradingError
 from dsgym.predict.grade import grade as grade_submission
 from dsgym.predict.grade import invalid as invalid_submission
 from dsgym.sandbox.base import CopyOutError
-from dsgym.sandbox import Limits, Sandbox, SandboxError, SandboxPool, sandbox_factory
+from dsgym.sandbox import Limits, Sandbox, SandboxBroken, SandboxError, SandboxPool, sandbox_factory
 from dsgym.sandbox.images import image_tag
 from dsgym.scoring import score_answer
 from dsgym.spaces import UnicodeText
@@ -165,7 +165,8 @@ class DSGymEnv(gym.Env[str, str]):
                 info["answer"] = parsed.content
         elif parsed.kind == "code":
             observation, reason = self._run_code(parsed.content, min(self.cell_timeout, remaining), info)
-            truncated = reason is not None
+            terminated = reason == "sandbox_broken"  # the agent's code ended its own sandbox: scored 0
+            truncated = reason is not None and not terminated
         else:
             observation = FORMAT_HELP
         if parsed.ignored:
@@ -305,6 +306,10 @@ class DSGymEnv(gym.Env[str, str]):
         self.figures.start_cell(f"{self.task.id}-{self.episode_id}-t{self.turn}")
         try:
             result = self.sandbox.execute(code, timeout, on_image=self.figures.add)
+        except SandboxBroken as exc:
+            info.update(score=0.0, score_breakdown={"reason": f"the sandbox was broken from inside: {exc}"})
+            return (f"[sandbox broken] {exc}. Code run in the sandbox ended it: the episode is over and scores 0.",
+                    "sandbox_broken")
         except SandboxError as exc:
             info["error"] = str(exc)
             return f"[sandbox failed] {exc}. The episode cannot go on.", "sandbox_error"

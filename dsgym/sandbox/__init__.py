@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from dsgym.sandbox.base import ExecutionResult, Limits, Sandbox, SandboxError
+from dsgym.sandbox.base import ExecutionResult, Limits, Sandbox, SandboxBroken, SandboxError
 from dsgym.sandbox.pool import SandboxPool
 
 SANDBOX_KINDS = ("docker", "local")
@@ -27,4 +27,5 @@ def sandbox_factory(kind: str | None = None, image: str | None = None,
     raise ValueError(f"unknown sandbox kind {kind!r}; choose one of {', '.join(SANDBOX_KINDS)}")
 
 
-__all__ = ["ExecutionResult", "Limits", "Sandbox", "SandboxError", "SandboxPool", "sandbox_factory"]
+__all__ = ["ExecutionResult", "Limits", "Sandbox", "SandboxBroken", "SandboxError", "SandboxPool",
+           "sandbox_factory"]

@@ -18,6 +18,11 @@ class SandboxError(RuntimeError):
     """The sandbox itself failed (would not start, was killed): not the agent's code."""
 
 
+class SandboxBroken(SandboxError):
+    """The sandbox stopped working because of what ran inside it: its init killed, the kernel's
+    supervisor stopped, its state forged.  The episode's outcome (scored), not an infrastructure error."""
+
+
 class CopyOutError(SandboxError):
     """A file could not be copied out of the sandbox.
 

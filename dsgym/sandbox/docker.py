@@ -39,7 +39,8 @@ import docker
 import docker.errors
 import docker.types
 
-from dsgym.sandbox.base import CopyOutError, ExecutionResult, ImageSink, Limits, Sandbox, SandboxError, stage_files
+from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Limits, Sandbox, SandboxBroken, SandboxError,
+                                stage_files)
 from dsgym.sandbox.images import default_image
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
 from dsgym.sandbox.transfer import copy_file, open_root
@@ -55,6 +56,10 @@ LEASE_ENV = "DSGYM_LEASE_SECONDS"
 DEFAULT_LEASE = 60.0
 MIN_LEASE = 2.0
 SANDBOX_UID = 1000  # the image's unprivileged user; used when the host runs as root
+# Daemon events that mean someone outside ended or froze the container (a kill with SIGUSR1 is
+# dsgym's own kernel restart, see _kill_kernel); "die" without one of these came from inside.
+OUTSIDE_EVENTS = ("kill", "stop", "pause")
+EVENT_WAIT = 0.5  # seconds to keep listening for the daemon's record of a kill after the container died
 
 _live: weakref.WeakSet[DockerSandbox] = weakref.WeakSet()
 _exiting = threading.Event()  # set at process exit: sandboxes still starting remove themselves
@@ -141,6 +146,7 @@ class DockerSandbox(Sandbox):
         self.kernel: KernelSession | None = None
         self.root: Path | None = None
         self._closed = False
+        self._started = 0.0
         self._frozen = False
         self.lease_seconds = lease_seconds()
         self.lease_file: Path | None = None
@@ -177,6 +183,7 @@ class DockerSandbox(Sandbox):
                   "dsgym.root": str(self.root), "dsgym.created": f"{time.time():.0f}",
                   **self.extra_labels}
         memory = _parse_bytes(limits.memory)
+        self._started = time.time()
         _live.add(self)
         _ensure_renewer()
         try:
@@ -255,7 +262,67 @@ class DockerSandbox(Sandbox):
             raise SandboxError("the sandbox is not started")
         if self._frozen:
             raise SandboxError("the sandbox is frozen (its files were being copied out); it can only be closed")
-        return self.kernel.execute(code, timeout, on_image=on_image)
+        try:
+            return self.kernel.execute(code, timeout, on_image=on_image)
+        except SandboxError as exc:
+            cause = self._broken_from_inside()
+            if cause is not None:
+                raise SandboxBroken(f"{cause} ({exc})") from exc
+            raise
+
+    def _broken_from_inside(self) -> str | None:
+        """Why the sandbox failed, if what ran in it is to blame; None if the failure came from outside.
+
+        The daemon's event log decides: a kill, stop or pause it recorded (other than dsgym's
+        own SIGUSR1 kernel restarts), a lease that may have lapsed, or no answer from the
+        daemon means outside (someone, the daemon, the host).  A container that died with none
+        of those (its PID 1 or the kernel's supervisor ended by a signal from inside, an OOM
+        kill under its own memory limit), or that still runs with a kernel that no longer
+        answers, was broken by its own processes.
+        """
+        if self._closed or self.container is None:
+            return None
+        ours = str(int(signal.SIGUSR1))
+        died: dict | None = None
+        try:
+            events = client().api.events(since=int(self._started) - 1, until=time.time() + EVENT_WAIT,
+                                         filters={"container": self.container.id, "type": "container"},
+                                         decode=True)
+            for event in events:
+                action = event.get("Action")
+                attributes = (event.get("Actor") or {}).get("Attributes") or {}
+                if action in OUTSIDE_EVENTS and attributes.get("signal") != ours:
+                    return None
+                if action == "die":
+                    died = attributes
+            running = died is None and self._state().get("Running") is True
+        except (docker.errors.DockerException, OSError, ValueError):  # the daemon failed: outside
+            return None
+        if self._closed or self._lease_stalled():
+            return None
+        if running:
+            return "the kernel stopped answering while its container runs (broken from inside the sandbox)"
+        if died is None:  # gone without a recorded death: nothing says it was the sandbox
+            return None
+        return (f"the sandbox's own processes ended its container (exit code {died.get('exitCode')}; "
+                "no kill, stop or pause came from outside)")
+
+    def _lease_stalled(self) -> bool:
+        """Whether a renewal of this sandbox's lease was missed (so the launcher may have let it lapse)."""
+        if self.lease_file is None:
+            return False
+        try:
+            age = time.time() - self.lease_file.stat().st_mtime
+        except OSError:
+            return True
+        return age > self.lease_seconds / 2
+
+    def _state(self) -> dict:
+        try:
+            self.container.reload()
+        except docker.errors.NotFound:
+            return {}
+        return self.container.attrs.get("State") or {}
 
     def freeze(self) -> None:
         """Pause the container (the cgroup freezer stops every process in it at once, forks included).

@@ -4,11 +4,19 @@ The kernel listens on ``ipc`` (unix socket) endpoints in a directory shared with
 the host, so the container needs no network at all.  ``kernel_launcher.py``
 restarts a kernel that dies and records each start in ``state.json``; this
 module reads that file to tell a dead kernel from a slow one.
+
+Everything the host reads from the sandbox may be forged by the agent's code: it
+runs in the kernel process that owns the sockets, and the connection key is
+readable inside.  So a message that does not deserialise, fails its signature or
+lacks a field the host reads is skipped (and counted in the cell's stderr), and
+``state.json`` is only believed when it has the launcher's exact shape: nothing
+the sandbox sends can raise on the host.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import re
@@ -19,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from queue import Empty
 
+import zmq
 from jupyter_client import BlockingKernelClient
 
 from dsgym.sandbox.base import CappedText, ExecutionResult, ImageSink, KernelError, SandboxError
@@ -55,6 +64,7 @@ class KernelSession:
         self.kill_kernel = kill_kernel
         self.generation = 0
         self.restarts = 0
+        self.ignored = 0  # malformed messages skipped (see _read)
         self.client: BlockingKernelClient | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -84,7 +94,7 @@ class KernelSession:
             state = json.loads(data)
         except ValueError:
             return {}
-        return state if isinstance(state, dict) else {}
+        return state if well_formed_state(state) else {}
 
     def _connect(self) -> BlockingKernelClient:
         if self.client is not None:
@@ -124,27 +134,43 @@ class KernelSession:
     def _await_reply(self, client: BlockingKernelClient, msg_id: str, timeout: float) -> dict | None:
         end = time.monotonic() + timeout
         while (left := end - time.monotonic()) > 0:
-            try:
-                msg = client.get_shell_msg(timeout=left)
-            except Empty:
-                return None
-            if msg["parent_header"].get("msg_id") == msg_id:
+            msg = self._read(client.get_shell_msg, left)
+            if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
                 return msg
         return None
 
-    @staticmethod
-    def _iopub_connected(client: BlockingKernelClient) -> bool:
-        # kernel_info makes the kernel publish busy/idle; seeing any iopub message proves the
-        # subscription is live, so no output of the first cell can be lost.
-        try:
-            client.get_iopub_msg(timeout=0.5)
-        except Empty:
-            return False
+    def _read(self, get: Callable[..., dict], timeout: float) -> dict | None:
+        """The next well-formed message from ``get`` (a channel's ``get_*_msg``) within ``timeout``, else None.
+
+        Frames that do not deserialise or verify, and messages without the dict-shaped
+        header, parent header and content the host reads, are skipped and counted in
+        ``ignored``: they come from the sandbox and must never raise here.
+        """
+        end = time.monotonic() + timeout
         while True:
             try:
-                client.get_iopub_msg(timeout=0.01)
+                msg = get(timeout=max(end - time.monotonic(), 0))
             except Empty:
-                return True
+                return None
+            except zmq.ZMQError:
+                raise  # the host's own socket failed: not the sandbox's doing
+            except Exception:  # noqa: BLE001 - bad signature, bad JSON, missing header fields ...
+                msg = None
+            if well_formed_message(msg):
+                return msg
+            self.ignored += 1
+            if time.monotonic() >= end:
+                return None
+
+    def _iopub_connected(self, client: BlockingKernelClient) -> bool:
+        # kernel_info makes the kernel publish busy/idle; seeing any iopub message proves the
+        # subscription is live, so no output of the first cell can be lost.
+        if self._read(client.get_iopub_msg, 0.5) is None:
+            return False
+        deadline = time.monotonic() + 5.0  # a kernel that floods iopub must not keep us here
+        while self._read(client.get_iopub_msg, 0.01) is not None and time.monotonic() < deadline:
+            pass
+        return True
 
     def close(self) -> None:
         if self.client is not None:
@@ -164,6 +190,7 @@ class KernelSession:
             raise SandboxError("the kernel is not started")
         client = self.client
         result = ExecutionResult(stdout=CappedText(output_cap), stderr=CappedText(output_cap))
+        ignored_before = self.ignored
         start = time.monotonic()
         msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
         deadline = start + timeout
@@ -184,15 +211,16 @@ class KernelSession:
                 last_check = now
                 if self._kernel_gone(result):
                     break
-            try:
-                msg = client.get_iopub_msg(timeout=POLL)
-            except Empty:
+            msg = self._read(client.get_iopub_msg, POLL)
+            if msg is None:
                 continue
             if msg["parent_header"].get("msg_id") == msg_id and self._handle(msg, result, output_cap, on_image):
                 break
         self._drain_shell(client)
         if result.kernel_died:
             self._recover(result)
+        if skipped := self.ignored - ignored_before:
+            result.stderr.add(f"\n[dsgym] {skipped} malformed kernel message(s) ignored\n")
         result.duration = time.monotonic() - start
         return result
 
@@ -214,40 +242,66 @@ class KernelSession:
         result.kernel_restarted = True
         self.wait_ready(timeout=60)
 
-    @staticmethod
-    def _handle(msg: dict, result: ExecutionResult, output_cap: int, on_image: ImageSink | None) -> bool:
+    def _handle(self, msg: dict, result: ExecutionResult, output_cap: int, on_image: ImageSink | None) -> bool:
+        """Fold one iopub message into ``result``; True when the cell is over.  Fields of the wrong
+        type make the message ignored (counted), never an exception."""
         kind, content = msg["msg_type"], msg["content"]
         if kind == "stream":
-            (result.stdout if content["name"] == "stdout" else result.stderr).add(content["text"])
+            name, text = content.get("name"), content.get("text")
+            if not isinstance(text, str):
+                self.ignored += 1
+                return False
+            (result.stdout if name == "stdout" else result.stderr).add(text)
         elif kind in ("execute_result", "display_data"):
-            data = content.get("data", {})
-            if "image/png" in data:
-                png = base64.b64decode(data["image/png"])
+            data = content.get("data")
+            data = data if isinstance(data, dict) else {}
+            png, text = data.get("image/png"), data.get("text/plain")
+            if png is not None:
+                try:
+                    image = base64.b64decode(png, validate=True)
+                except (TypeError, ValueError, binascii.Error):
+                    self.ignored += 1
+                    return False
                 if on_image is not None:  # streamed on (to disk), never collected here
-                    on_image(png)
+                    on_image(image)
                 elif len(result.images) < KEPT_IMAGES:
-                    result.images.append(png)
+                    result.images.append(image)
                 else:
                     result.images_dropped += 1
                 text = None
-            else:
-                text = data.get("text/plain")
+            elif not isinstance(text, str):
+                text = None
             if kind == "execute_result":
                 result.result = None if text is None else text[:output_cap]
             elif text is not None:
                 result.add_display(text, output_cap)
         elif kind == "error":
-            trace = ANSI.sub("", "\n".join(content.get("traceback", [])))
-            result.error = KernelError(content.get("ename", ""), content.get("evalue", ""), trace)
+            trace = content.get("traceback")
+            lines = [line for line in trace if isinstance(line, str)] if isinstance(trace, list) else []
+            result.error = KernelError(_text(content.get("ename")), _text(content.get("evalue")),
+                                       ANSI.sub("", "\n".join(lines)))
         elif kind == "status" and content.get("execution_state") == "idle":
             return True
         return False
 
-    @staticmethod
-    def _drain_shell(client: BlockingKernelClient) -> None:
-        while True:
-            try:
-                client.get_shell_msg(timeout=0)
-            except Empty:
-                return
+    def _drain_shell(self, client: BlockingKernelClient) -> None:
+        deadline = time.monotonic() + 1.0  # a flood on the shell socket must not keep us here
+        while self._read(client.get_shell_msg, 0) is not None and time.monotonic() < deadline:
+            pass
+
+
+def well_formed_message(msg: object) -> bool:
+    """Whether ``msg`` has what the host reads: dict header, parent header and content, a text type."""
+    return (isinstance(msg, dict) and isinstance(msg.get("msg_type"), str)
+            and all(isinstance(msg.get(part), dict) for part in ("header", "parent_header", "content")))
+
+
+def well_formed_state(state: object) -> bool:
+    """Whether ``state`` has the shape ``kernel_launcher.write_state`` gives it."""
+    return (isinstance(state, dict) and type(state.get("generation")) is int and type(state.get("alive")) is bool
+            and (state.get("last_exit") is None or type(state.get("last_exit")) is int))
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 

@@ -65,7 +65,14 @@ class LocalSandbox(Sandbox):
     def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
         if self.kernel is None:
             raise SandboxError("the sandbox is not started")
-        return self.kernel.execute(code, timeout, on_image=on_image)
+        try:
+            return self.kernel.execute(code, timeout, on_image=on_image)
+        except SandboxError as exc:
+            # Nothing but this process and the sandbox's own code touch the launcher: if it is gone
+            # or its kernel no longer answers, the code that ran in it did that.
+            code_ = self.proc.poll() if self.proc is not None else None
+            how = f"its kernel launcher exited ({code_})" if code_ is not None else "its kernel stopped answering"
+            raise SandboxBroken(f"the sandbox's own processes broke it: {how} ({exc})") from exc
 
     def freeze(self) -> None:
         """Stop the launcher's process group (a process that left the group keeps running: not isolated)."""
