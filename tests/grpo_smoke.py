@@ -25,7 +25,7 @@ from dsgym.rl.trl import DSGymEnvironments, TextRollout, train_dataset, trainer_
 
 ENV_ID = "dsgym-tasks-lite"
 TASK = "sunspots-ljung-box-q10"
-RIGHT, WRONG = "627.38", "527.38"
+RIGHT, WRONG = "601.64", "501.64"
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TOOL_MARKS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
 CODE = "import pandas as pd\nprint(pd.read_csv('/data/sunspots.csv').shape)"

@@ -62,7 +62,18 @@ causaldata 0.1.5 (``causaldata/<name>/<file>``)
 * close_college/close_college.dta -> ``close_college.csv``
 * titanic/titanic.dta -> ``titanic.csv``
 
-Run with the pinned packages installed:  ``python make_data.py``
+Held-out rows and windows (``SUBSETS`` below).  The published files are famous and so are the figures
+printed about them (textbook regressions, test statistics, tutorials), which a language model can
+recite without the data.  Each file is therefore cut down by a seeded rule before it is written: a
+random 80% of the rows of every cross-sectional file (of the firms, countries or states of a panel,
+all years of a kept unit, California always kept in the organ-donation panel), a contiguous window
+with seeded ends of every time series, and a random 10% of the measured co2 weeks held out (left
+empty).  Kept rows keep their source order and their exact text.  The tasks' contexts say what was
+done, and every answer is a statistic of the subset, which no publication prints.
+
+Run with the pinned packages installed:  ``python make_data.py``.  ``python make_data.py --unmodified DIR``
+writes the files as published (no held-out rows) into DIR instead: ``compute_answers.py`` runs each
+reference solution on them to show that the value a model could remember is not the stored answer.
 """
 
 from __future__ import annotations
