@@ -1,7 +1,8 @@
 """Several runs side by side: a Markdown table, a self-contained HTML page, a PNG bar chart.
 
 Rows are runs; columns are the overall score with its confidence interval, pass@1
-and pass@k, one column per suite and one per task category, errors, cost in
+and pass@k, the episodes left out of the scores and why (error types, next to the
+mean), one column per suite and one per task category, cost in
 tokens, and the share of model replies replayed from a cache (a run that replayed
 another's replies did not test the model now behind the endpoint).  Every renderer
 takes ``report.Summary`` objects (``report.summarize_run``).
@@ -13,7 +14,7 @@ import html
 import os
 from typing import Any
 
-from dsgym.report import Estimate, Summary
+from dsgym.report import Estimate, Summary, excluded_text
 
 METRICS = {"mean": "mean score", "pass1": "pass@1"}
 
@@ -49,12 +50,12 @@ def rows(summaries: list[Summary], metric: str = "mean") -> tuple[list[str], lis
     suites, categories = _columns(summaries, "suite"), _columns(summaries, "category")
     ks = sorted({s.k for s in summaries if s.k > 1})
     pct = int(round(summaries[0].confidence * 100)) if summaries else 95
-    head = ["run", "agent", "model", "episodes", "errors", f"{METRICS[metric]} [{pct}% CI]", "pass@1"]
+    head = ["run", "agent", "model", "episodes", f"{METRICS[metric]} [{pct}% CI]", "excluded (why)", "pass@1"]
     head += [f"pass@{k}" for k in ks] + suites + ["tokens", "tokens/episode", "cached replies"]
     body = []
     for s in summaries:
-        row = [s.name, s.agent, s.model or "-", str(s.episodes), str(s.errors),
-               _fmt(getattr(s.overall, metric)), _fmt(s.overall.pass1, ci=False)]
+        row = [s.name, s.agent, s.model or "-", str(s.episodes), _fmt(getattr(s.overall, metric)),
+               excluded_text(s.overall.excluded), _fmt(s.overall.pass1, ci=False)]
         row += [_fmt(s.overall.passk, ci=False) if s.k == k else "-" for k in ks]
         row += [_fmt(_estimate(s, "suite", name, metric), ci=False) for name in suites]
         row += list(_tokens(s))
@@ -90,7 +91,8 @@ def markdown(summaries: list[Summary], metric: str = "mean") -> str:
 
 def _legend(summaries: list[Summary]) -> str:
     threshold = summaries[0].pass_threshold if summaries else 1.0
-    return (f"Scores are means over tasks (errored episodes excluded, counted under errors); "
+    return ("Scores are means over tasks; episodes that ended in an error (model endpoint, sandbox "
+            "infrastructure, a crashed scaffold, ...) are left out of them and counted, by type, under excluded; "
             f"a sample passes at score >= {threshold:g}; brackets are percentile-bootstrap intervals over tasks.")
 
 
@@ -128,7 +130,7 @@ def html_page(summaries: list[Summary], metric: str = "mean", title: str = "dsgy
            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>", f"<h1>{esc(title)}</h1>"]
     out.append("<table><thead><tr>" + "".join(
         f'<th class="{"l" if i < 3 else ""}">{esc(h)}</th>' for i, h in enumerate(head)) + "</tr></thead><tbody>")
-    score_col = 5
+    score_col, excluded_col = 4, 5
     for summary, row in zip(summaries, body):
         cells = []
         for i, text in enumerate(row):
@@ -136,7 +138,7 @@ def html_page(summaries: list[Summary], metric: str = "mean", title: str = "dsgy
                 cells.append(_bar(getattr(summary.overall, metric)))
             elif i < 3:
                 cells.append(f'<td class="l">{esc(text)}</td>')
-            elif i == 4 and text != "0":
+            elif i == excluded_col and text != "0":
                 cells.append(f'<td class="err">{esc(text)}</td>')
             else:
                 cells.append(f"<td>{esc(text)}</td>")

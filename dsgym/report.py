@@ -9,7 +9,10 @@ episodes excluded), ``c`` of which pass (score >= ``pass_threshold``):
 
 A group's value is the mean over its tasks; its confidence interval is a
 percentile bootstrap over those tasks (seeded, so the same run always reports the
-same interval).  Errored episodes are counted and shown, never scored as 0.
+same interval).  Errored episodes are counted and shown, never scored as 0: every
+table puts the number left out of the mean, and why (error types), next to it.  Only
+failures outside the agent's control are errors; what the agent does to its own
+sandbox is scored (``dsgym.episode``).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class TaskResult:
     category: str | None
     scores: list[float] = field(default_factory=list)
     errors: int = 0
+    error_types: Counter = field(default_factory=Counter)
 
     @property
     def n(self) -> int:
@@ -98,11 +102,20 @@ class Group:
     mean: Estimate
     pass1: Estimate
     passk: Estimate | None = None
+    excluded: dict[str, int] = field(default_factory=dict)  # error type -> episodes left out of the scores
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "tasks": self.tasks, "episodes": self.episodes,
-                "errors": self.errors, "mean": self.mean.to_dict(), "pass@1": self.pass1.to_dict(),
-                "pass@k": self.passk.to_dict() if self.passk else None}
+                "errors": self.errors, "excluded": self.excluded, "mean": self.mean.to_dict(),
+                "pass@1": self.pass1.to_dict(), "pass@k": self.passk.to_dict() if self.passk else None}
+
+
+def excluded_text(excluded: dict[str, int]) -> str:
+    """How many episodes the scores leave out, and why: ``"2 (model 1, sandbox 1)"``; ``"0"`` for none."""
+    total = sum(excluded.values())
+    if not total:
+        return "0"
+    return f"{total} (" + ", ".join(f"{kind} {count}" for kind, count in sorted(excluded.items())) + ")"
 
 
 MEDALS = ("gold", "silver", "bronze")
@@ -217,6 +230,7 @@ def task_results(records: list[dict[str, Any]]) -> list[TaskResult]:
         task = tasks.setdefault(key, TaskResult(key[0], key[1], record.get("category")))
         if record.get("status", "ok") == "error" or record.get("score") is None:
             task.errors += 1
+            task.error_types[record.get("error_type") or "unknown"] += 1
         else:
             task.scores.append(float(record["score"]))
     return list(tasks.values())
@@ -238,8 +252,9 @@ def _group(kind: str, name: str, tasks: list[TaskResult], k: int, *, threshold: 
     passk = None
     if k > 1:
         passk = _estimate([pass_at_k(t.n, t.passes(threshold), k) for t in scored if t.n >= k], **options)
+    excluded = sum((t.error_types for t in tasks), Counter())
     return Group(kind, name, len(tasks), sum(t.n + t.errors for t in tasks), sum(t.errors for t in tasks),
-                 mean, pass1, passk)
+                 mean, pass1, passk, dict(sorted(excluded.items())))
 
 
 def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "", model: str | None = None,
@@ -290,19 +305,31 @@ def summarize_run(path: str | os.PathLike[str], **options: Any) -> Summary:
     from dsgym.runner import load_run
 
     manifest, records, contents = load_run(path)
-    settings = manifest.get("settings", {})
-    agent_kwargs = settings.get("agent_kwargs") or {}
-    options.setdefault("k", settings.get("samples") or None)
-    summary = summarize(records, name=manifest.get("name") or os.path.basename(os.path.abspath(path)),
-                        agent=settings.get("agent", ""), model=agent_kwargs.get("model"), **options)
+    manifest = manifest if isinstance(manifest, dict) else {}  # a run folder may come from elsewhere
+    settings = _mapping(manifest.get("settings"))
+    agent_kwargs = _mapping(settings.get("agent_kwargs"))
+    options.setdefault("k", _count(settings.get("samples")))
+    summary = summarize(records, name=str(manifest.get("name") or os.path.basename(os.path.abspath(path))),
+                        agent=str(settings.get("agent") or ""), model=agent_kwargs.get("model"), **options)
     if summary.model is None and records:
         summary.model = records[0].get("model")
-    planned = manifest.get("episodes")
+    planned = _count(manifest.get("episodes"))
     if planned and planned > len(records):
         summary.notes.append(f"incomplete: {len(records)} of {planned} episodes recorded")
     if contents.torn_bytes:
         summary.notes.append(f"episodes.jsonl ends in a torn line ({contents.torn_bytes} bytes), ignored")
     return summary
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int | None:
+    """A positive count read from a run manifest (a number, or digits as text); anything else is None."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def summary_table(summary: Summary):
@@ -312,7 +339,7 @@ def summary_table(summary: Summary):
     pct = int(round(summary.confidence * 100))
     title = f"{summary.agent}" + (f" ({summary.model})" if summary.model else "") + \
         (f" - {summary.name}" if summary.name else "")
-    columns = ["group", "tasks", "episodes", "errors", f"mean [{pct}% CI]", f"pass@1 [{pct}% CI]"]
+    columns = ["group", "tasks", "episodes", f"mean [{pct}% CI]", "excluded (why)", f"pass@1 [{pct}% CI]"]
     if summary.k > 1:
         columns.append(f"pass@{summary.k} [{pct}% CI]")
     table = Table(*columns, title=title)
@@ -322,8 +349,8 @@ def summary_table(summary: Summary):
             table.add_section()
             previous = group.kind
         label = group.name if group.kind == "all" else f"{group.kind}: {group.name}"
-        row = [label, str(group.tasks), str(group.episodes), str(group.errors) if group.errors else "",
-               str(group.mean), str(group.pass1)]
+        row = [label, str(group.tasks), str(group.episodes), str(group.mean), excluded_text(group.excluded),
+               str(group.pass1)]
         if summary.k > 1:
             row.append(str(group.passk) if group.passk else "-")
         table.add_row(*row)

@@ -52,13 +52,14 @@ def test_leaderboard_renders_markdown_html_and_png(tmp_path):
 
     table = [line for line in out.stdout.splitlines() if line.startswith("|")]
     header = [cell.strip() for cell in table[0].strip("|").split("|")]
-    assert header[:7] == ["run", "agent", "model", "episodes", "errors", "mean score [95% CI]", "pass@1"]
+    assert header[:7] == ["run", "agent", "model", "episodes", "mean score [95% CI]", "excluded (why)", "pass@1"]
     assert {"pass@2", "dsgym-tasks-lite", "dsbio-lite", "tokens", "tokens/episode"} <= set(header)
     rows = {cells[0]: cells for cells in ([c.strip() for c in line.strip("|").split("|")] for line in table[2:4])}
     assert list(rows) == ["strong", "weak"]  # best first
-    assert rows["strong"][2] == "big-model" and rows["strong"][4] == "1"  # the errored episode is counted
+    # the errored episode is counted, with its type, next to the mean
+    assert rows["strong"][2] == "big-model" and rows["strong"][5] == "1 (model 1)" and rows["weak"][5] == "0"
     # strong: task means 1, .5, 1, 0 (the errored sample is excluded, not a 0) -> .625
-    assert rows["strong"][5].startswith("0.625 [") and rows["weak"][5].startswith("0.250 [")
+    assert rows["strong"][4].startswith("0.625 [") and rows["weak"][4].startswith("0.250 [")
     assert rows["strong"][header.index("dsbio-lite")] == "0.500"
     assert rows["strong"][header.index("tokens")] == "8,080"
     category_header = next(line for line in table if line.startswith("| run | clustering"))

@@ -65,6 +65,8 @@ def test_summary_per_suite_and_category_with_errors_excluded_but_counted():
     assert overall.passk.value == pytest.approx(2 / 3)
     by = {(g.kind, g.name): g for g in summary.groups}
     assert by[("suite", "s2")].mean.value == pytest.approx(0.5) and by[("suite", "s2")].errors == 1
+    assert by[("suite", "s2")].excluded == overall.excluded == {"sandbox": 1} and by[("suite", "s1")].excluded == {}
+    assert report.excluded_text(overall.excluded) == "1 (sandbox 1)" and report.excluded_text({}) == "0"
     assert by[("category", "x")].tasks == 2 and by[("category", "y")].pass1.value == 0.0
     assert summary.errors_by_type == {"sandbox": 1} and summary.tokens["total_tokens"] == 35
     assert overall.mean.low <= overall.mean.value <= overall.mean.high
@@ -87,5 +89,20 @@ def test_summary_table_renders():
     console.print(report.summary_table(summary))
     text = console.export_text()
     assert "mean [95% CI]" in text and "category: x" in text and "suite: s" in text
+    header = next(line for line in text.splitlines() if "mean [95% CI]" in line)
+    assert header.index("mean [95% CI]") < header.index("excluded (why)") < header.index("pass@1")
+    assert "1 (model 1)" in text  # how many episodes the mean leaves out, and why, beside it
     footer = "\n".join(report.summary_footer(summary))
     assert "1 of 2 episode(s) errored (model 1)" in footer and "tokens: 0" in footer
+
+
+def test_the_viewer_and_the_leaderboard_show_what_the_mean_leaves_out_beside_it():
+    from dsgym import leaderboard
+    from dsgym.view import pages
+
+    summary = report.summarize([rec("s", "a", 0, 1.0), rec("s", "b", 0, None, error="sandbox"),
+                                rec("s", "c", 0, None, error="model"), rec("s", "c", 1, 0.0)], name="r")
+    page = pages.summary_html(summary)
+    assert "left out of the mean (why)" in page and "2 (model 1, sandbox 1)" in page
+    head, body, _, _ = leaderboard.rows([summary])
+    assert head[head.index("excluded (why)") - 1].startswith("mean score") and body[0][5] == "2 (model 1, sandbox 1)"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dsgym.actions import FENCE, TAG
-from dsgym.report import Estimate, Summary
+from dsgym.report import Estimate, Summary, excluded_text
 from dsgym.view.highlight import highlight
 from dsgym.view.sources import BadLine
 from dsgym.view.static import CSS, INDEX_JS
@@ -83,22 +83,22 @@ def summary_html(summary: Summary) -> str:
     """Cards, then the per-suite and per-category table, errors by type and notes (``dsgym.report``)."""
     pct = round(summary.confidence * 100)
     overall = summary.overall
-    cards = [card("episodes", f"{summary.episodes:,}"), card("errored", f"{summary.errors:,}"),
-             card(f"mean score [{pct}% CI]", str(overall.mean)), card("pass@1", str(overall.pass1))]
+    cards = [card("episodes", f"{summary.episodes:,}"), card(f"mean score [{pct}% CI]", str(overall.mean)),
+             card("left out of the mean (why)", excluded_text(overall.excluded)), card("pass@1", str(overall.pass1))]
     if summary.k > 1:
         cards.append(card(f"pass@{summary.k}", str(overall.passk) if overall.passk else "-"))
     tokens = summary.tokens.get("total_tokens", 0)
     cards += [card("tokens", f"{tokens:,}"), card("episode time", f"{summary.wall_time:,.1f} s")]
     if summary.cached_share is not None:
         cards.append(card("replies from a cache", f"{summary.cached_share:.0%} of {summary.replies:,}"))
-    head = ["group", "tasks", "episodes", "errors", f"mean [{pct}% CI]", f"pass@1 [{pct}% CI]"]
+    head = ["group", "tasks", "episodes", f"mean [{pct}% CI]", "excluded (why)", f"pass@1 [{pct}% CI]"]
     if summary.k > 1:
         head.append(f"pass@{summary.k} [{pct}% CI]")
     rows = []
     for group in summary.groups:
         label = "all" if group.kind == "all" else f"{group.kind}: {group.name}"
-        row = [esc(label), str(group.tasks), str(group.episodes), str(group.errors or ""),
-               fmt_estimate(group.mean), fmt_estimate(group.pass1)]
+        row = [esc(label), str(group.tasks), str(group.episodes), fmt_estimate(group.mean),
+               esc(excluded_text(group.excluded)), fmt_estimate(group.pass1)]
         if summary.k > 1:
             row.append(fmt_estimate(group.passk))
         rows.append(row)
@@ -136,10 +136,12 @@ def index_rows(records: list[dict[str, Any]], bad: list[BadLine]) -> dict[str, A
 
 def run_page(name: str, manifest: dict[str, Any], summary: Summary, index: dict[str, Any],
              bad: list[BadLine]) -> str:
-    settings = manifest.get("settings") or {}
-    model = (settings.get("agent_kwargs") or {}).get("model") or summary.model
-    meta = [("agent", settings.get("agent") or summary.agent), ("model", model),
-            ("targets", ", ".join(settings.get("targets") or [])), ("samples", settings.get("samples")),
+    settings = manifest.get("settings") if isinstance(manifest.get("settings"), dict) else {}
+    kwargs = settings.get("agent_kwargs") if isinstance(settings.get("agent_kwargs"), dict) else {}
+    targets = settings.get("targets")
+    meta = [("agent", settings.get("agent") or summary.agent), ("model", kwargs.get("model") or summary.model),
+            ("targets", ", ".join(map(str, targets)) if isinstance(targets, list) else targets),
+            ("samples", settings.get("samples")),
             ("status", manifest.get("status")), ("started", manifest.get("started_at")),
             ("ended", manifest.get("ended_at")), ("dsgym", manifest.get("dsgym_version"))]
     meta_rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in meta if v not in (None, ""))
