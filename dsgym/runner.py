@@ -655,6 +655,7 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
     by default (and without ``$DSGYM_LLM_CACHE_DIR``) the run folder's own ``llm-cache/``.
     """
     import dsgym
+    from dsgym import shutdown
 
     out = Path(out)
     jobs = expand(settings.targets, settings.samples)
@@ -736,9 +737,10 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
                 previous = done.get(record.key)
                 if previous is not None and previous.get("status") == "error":  # --retry-errors
                     record.retried = [*previous.get("retried", []), _summary_of(previous), *record.retried]
-                log.append(record.to_dict())
-                invocation["ran"] += 1
-                invocation["errors"] += record.status == "error"
+                with shutdown.deferred():  # a stop signal waits until the line and its count are in
+                    log.append(record.to_dict())
+                    invocation["ran"] += 1
+                    invocation["errors"] += record.status == "error"
                 if on_result:
                     on_result(record)
 
