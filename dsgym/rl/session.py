@@ -8,7 +8,11 @@ cell timeouts, the episode budget and host-side grading are exactly those of
 
 Reward (see ``docs/rl.md``): the task's score from its own metric, in [0, 1]
 (prediction tasks: the graded submission file when the episode ends), minus
-``format_penalty`` when the rollout ended without ``submit_answer``.
+``format_penalty`` when the rollout ended without ``submit_answer``.  A sandbox the
+policy broke itself (PID 1 killed, forged kernel state) is its outcome: reward 0, the
+reason in ``last_info``.  Only a failure outside its control (the Docker daemon, a
+container killed from outside) marks the rollout :attr:`ToolSession.excluded`, the
+episode ``dsgym eval`` leaves out of its mean; trainers should drop it the same way.
 """
 
 from __future__ import annotations
@@ -89,6 +93,13 @@ class ToolSession:
     def score(self) -> float | None:
         """The metric's score once the episode is over, else None."""
         return self.last_info.get("score") if self.started and self.done else None
+
+    @property
+    def excluded(self) -> str | None:
+        """Why this finished episode's reward says nothing about the policy (an infrastructure failure), else None."""
+        if self.started and self.done and self.last_info.get("termination") == "sandbox_error":
+            return f"sandbox: {self.last_info.get('error') or 'the sandbox failed'}"
+        return None
 
     @property
     def reward(self) -> float:

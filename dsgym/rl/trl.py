@@ -85,7 +85,8 @@ def _finish(session: ToolSession, record: list[dict[str, Any]]) -> float:
     session.end()
     info = session.last_info
     record.append({"task_id": session.task_id, "answer": info.get("answer"), "score": session.score,
-                   "reward": session.reward, "turns": info.get("turn"), "termination": info.get("termination")})
+                   "reward": session.reward, "turns": info.get("turn"), "termination": info.get("termination"),
+                   "excluded": session.excluded})
     return session.reward
 
 

@@ -117,9 +117,10 @@ def finish(session: ToolSession) -> dict[str, Any]:
     try:
         session.end()
         if not session.started:
-            return {"dsgym_reward": 0.0, "dsgym_score": None, "dsgym_termination": "not_started"}
+            return {"dsgym_reward": 0.0, "dsgym_score": None, "dsgym_termination": "not_started",
+                    "dsgym_excluded": None}
         return {"dsgym_reward": session.reward, "dsgym_score": session.score,
-                "dsgym_termination": session.last_info.get("termination")}
+                "dsgym_termination": session.last_info.get("termination"), "dsgym_excluded": session.excluded}
     finally:
         session.close()
 

@@ -147,3 +147,22 @@ def test_a_container_killed_through_the_daemon_is_still_an_infrastructure_error(
     env.unwrapped.sandbox.container.kill(signal="SIGTERM")
     obs, _, terminated, truncated, info = env.step(python("print(1)"))
     assert truncated and not terminated and info["termination"] == "sandbox_error", (obs, info)
+
+
+def test_rl_rewards_score_a_broken_sandbox_and_flag_an_outside_failure(docker_image, secret_suite):
+    from dsgym.rl import ToolSession
+
+    session = ToolSession("secret-test/sum-y", format_penalty=0.1, cell_timeout=60)
+    try:
+        session.start()
+        session.run_python(SELF_KILLS["sigterm-pid-1"])
+        assert session.done and session.last_info["termination"] == "sandbox_broken"
+        assert session.reward == pytest.approx(-0.1) and session.excluded is None  # the policy's own outcome
+
+        session.start()
+        session.env.sandbox.container.kill()
+        session.run_python("print(1)")
+        assert session.done and session.last_info["termination"] == "sandbox_error"
+        assert session.excluded and session.excluded.startswith("sandbox:")  # not the policy's doing
+    finally:
+        session.close()
