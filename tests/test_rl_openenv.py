@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 from openenv.core.generic_client import GenericEnvClient
@@ -31,15 +32,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass
+class Server:
+    url: str
+    token: str | None  # the one the server printed (or was given); None with --no-token
+    process: subprocess.Popen
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def client(self) -> DSGymClient:
+        return DSGymClient(self.url, token=self.token or "")
+
+
 @contextmanager
-def serve(*args: str, token: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``dsgym serve`` as a subprocess on a free loopback port; stopped (SIGTERM) afterwards."""
+def serve(*args: str, token: str | None = None) -> Iterator[Server]:
+    """``dsgym serve`` as a subprocess on a free loopback port; stopped (SIGTERM) afterwards.
+
+    Without ``token`` the server makes one and prints it, which is read back here.
+    """
     port = free_port()
     env = {**os.environ, "DSGYM_SERVE_TOKEN": token or ""}
     process = subprocess.Popen([sys.executable, "-m", "dsgym.cli", "serve", SUITE, "--port", str(port), *args],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
+        if token is None and "--no-token" not in args:
+            token = printed_token(process)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -49,11 +69,21 @@ def serve(*args: str, token: str | None = None) -> Iterator[tuple[str, subproces
                 assert process.poll() is None, process.stdout.read()
                 assert time.monotonic() < deadline, "server did not come up"
                 time.sleep(0.2)
-        yield url, process
+        yield Server(url, token, process)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     wait_for(lambda: not owned_containers(process.pid), "the stopped server left containers")
+
+
+def printed_token(process: subprocess.Popen) -> str:
+    """The token ``dsgym serve`` printed at start (the line ``token: <token>``)."""
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith("token: "):
+            return line.split()[1]
+    raise AssertionError("dsgym serve printed no token:\n" + "".join(seen))
 
 
 def wait_for(condition, message: str, timeout: float = 30) -> None:
@@ -69,8 +99,8 @@ def oracle_code() -> str:
 
 
 def test_a_client_plays_a_full_episode_and_a_second_one_gets_its_own_sandbox(docker_image):
-    with serve("--pool-size", "2") as (url, server):
-        with DSGymClient(url).sync() as first, DSGymClient(url).sync() as second:
+    with serve("--pool-size", "2") as server:
+        with server.client().sync() as first, server.client().sync() as second:
             opened = first.reset(task_id=TASK)
             assert not opened.done and opened.observation.task_id == TASK
             assert "Question:" in opened.observation.text and "run_python" in opened.observation.text
@@ -100,8 +130,8 @@ def test_a_client_plays_a_full_episode_and_a_second_one_gets_its_own_sandbox(doc
 
 
 def test_a_bad_action_is_refused_with_a_reason(docker_image):
-    with serve("--pool-size", "0") as (url, server):
-        with GenericEnvClient(url).sync() as client:
+    with serve("--pool-size", "0", "--no-token") as server:  # openenv's own client sends no token
+        with GenericEnvClient(server.url).sync() as client:
             client.reset(task_id=TASK)
             with pytest.raises(RuntimeError, match="code"):
                 client.step({"tool": "run_python"})
@@ -111,7 +141,8 @@ def test_a_bad_action_is_refused_with_a_reason(docker_image):
 
 def test_with_a_token_unauthenticated_requests_are_refused(docker_image):
     token = "s3cret-token"
-    with serve("--pool-size", "0", token=token) as (url, server):
+    with serve("--pool-size", "0", token=token) as server:
+        url = server.url
         with pytest.raises(ConnectionError):
             GenericEnvClient(url).sync().connect()
         with pytest.raises(ConnectionError):
@@ -126,20 +157,29 @@ def test_with_a_token_unauthenticated_requests_are_refused(docker_image):
 
 
 def test_a_vanished_client_loses_its_sandbox_after_the_idle_timeout(docker_image):
-    with serve("--pool-size", "0", "--idle-timeout", "1") as (url, server):
-        quiet = DSGymClient(url).sync()
+    with serve("--pool-size", "0", "--idle-timeout", "1") as server:
+        quiet = server.client().sync()
         quiet.connect()
         quiet.reset(task_id=TASK)
         assert len(owned_containers(server.pid)) == 1
         wait_for(lambda: not owned_containers(server.pid), "the idle session kept its sandbox", timeout=20)
 
-        with DSGymClient(url).sync() as leaving:  # a client that closes its connection frees it at once
+        with server.client().sync() as leaving:  # a client that closes its connection frees it at once
             leaving.reset(task_id=TASK)
             assert len(owned_containers(server.pid)) == 1
         wait_for(lambda: not owned_containers(server.pid), "a closed session kept its sandbox", timeout=10)
 
 
+def test_a_token_is_made_and_required_by_default(docker_image):
+    with serve("--pool-size", "0") as server:
+        assert server.token and len(server.token) >= 24
+        with pytest.raises(ConnectionError, match="no token given"):
+            DSGymClient(server.url, token="").sync().connect()
+        with server.client().sync() as client:
+            assert client.reset(task_id=TASK).observation.task_id == TASK
+
+
 def test_serve_refuses_a_public_address_without_a_token():
-    result = subprocess.run([sys.executable, "-m", "dsgym.cli", "serve", SUITE, "--host", "0.0.0.0"],
+    result = subprocess.run([sys.executable, "-m", "dsgym.cli", "serve", SUITE, "--host", "0.0.0.0", "--no-token"],
                             capture_output=True, text=True, env={**os.environ, "DSGYM_SERVE_TOKEN": ""})
     assert result.returncode == 2 and "without a token" in result.stderr

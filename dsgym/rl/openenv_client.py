@@ -21,11 +21,16 @@ from openenv.core.client_types import StepResult
 from openenv.core.env_client import EnvClient
 from websockets.asyncio.client import connect as ws_connect
 
-from dsgym.rl.openenv_server import TOKEN_ENV, DSGymAction, DSGymObservation, DSGymState, is_loopback
+from dsgym.http_guard import is_loopback
+from dsgym.rl.openenv_server import TOKEN_ENV, DSGymAction, DSGymObservation, DSGymState
 
 
 class DSGymClient(EnvClient[DSGymAction, DSGymObservation, DSGymState]):
-    """An OpenEnv client that sends the server's bearer token (``token``, else ``$DSGYM_SERVE_TOKEN``)."""
+    """An OpenEnv client that sends the server's bearer token (``token``, else ``$DSGYM_SERVE_TOKEN``).
+
+    ``dsgym serve`` prints the token it made at start; ``token=""`` is for a server
+    started with ``--no-token``.  A refused handshake names the likely cause.
+    """
 
     def __init__(self, base_url: str, token: str | None = None, **options: Any):
         super().__init__(base_url, **options)
@@ -40,7 +45,9 @@ class DSGymClient(EnvClient[DSGymAction, DSGymObservation, DSGymState]):
                                         max_size=self._max_message_size, additional_headers=headers,
                                         proxy=None if is_loopback(urlparse(self._ws_url).hostname or "") else True)
         except Exception as exc:
-            raise ConnectionError(f"cannot connect to {self._ws_url}: {exc}") from exc
+            hint = "" if self._token else (f" (no token given: pass token=... or set {TOKEN_ENV} to the token "
+                                           "dsgym serve printed)")
+            raise ConnectionError(f"cannot connect to {self._ws_url}: {exc}{hint}") from exc
         return self
 
     def _step_payload(self, action: DSGymAction) -> dict[str, Any]:

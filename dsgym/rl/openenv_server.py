@@ -6,16 +6,20 @@ session machinery does the bookkeeping: a closed connection destroys its session
 at once, and a client that vanishes without closing is reaped after
 ``idle_timeout`` seconds without a message; either way ``close`` frees the sandbox.
 
-Only the WebSocket protocol is served (openenv's "production" routes: ``/ws``,
-``/health``, ``/schema``, ``/metadata``): the stateless HTTP ``/reset`` and
-``/step`` of the simulation routes would start and drop a sandbox per request.
-With a token, every request but ``GET /health`` must carry
-``Authorization: Bearer <token>``.
+Served routes (``SERVED_ROUTES``): ``/ws`` (the WebSocket sessions), ``GET /health``,
+``GET /schema`` and ``GET /metadata``.  openenv's stateless HTTP ``/reset`` and
+``/step`` would start and drop a sandbox per request, and its MCP routes (``/mcp``)
+and the OpenAPI document are not used: none of them is served.
+
+``RequestGuard`` fronts every request: web pages are refused (``dsgym.http_guard``:
+a foreign ``Origin`` or ``Host``), anything but ``GET`` and the WebSocket handshake is
+refused, and every request but ``GET /health`` must carry ``Authorization: Bearer
+<token>`` unless the server was started explicitly without a token.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import secrets
 from collections.abc import Callable
 from typing import Any, Literal
@@ -27,12 +31,14 @@ from openenv.core.env_server.types import Action, ConcurrencyConfig, Environment
 from pydantic import Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from dsgym.http_guard import is_loopback, refusal
 from dsgym.registry import resolve
 from dsgym.rl.session import ToolSession, suite_pool
 from dsgym.sandbox import SandboxPool
 
 TOKEN_ENV = "DSGYM_SERVE_TOKEN"
-LOOPBACK_NAMES = {"localhost"}
+SERVED_ROUTES = frozenset({"/ws", "/health", "/schema", "/metadata"})
+OPEN_PATHS = frozenset({"/health"})  # answered without a token
 
 
 class DSGymAction(Action):
@@ -118,46 +124,57 @@ class DSGymServedEnv(Environment[DSGymAction, DSGymObservation, DSGymState]):
         self._on_close(self)
 
 
-class BearerAuth:
-    """ASGI middleware: every HTTP request and WebSocket handshake needs ``Authorization: Bearer <token>``."""
+class RequestGuard:
+    """ASGI middleware in front of every route: refuses web pages, other methods and missing tokens.
 
-    def __init__(self, app: ASGIApp, token: str, open_paths: frozenset[str] = frozenset({"/health"})):
+    ``token`` None serves without one (only ever on loopback); ``loopback_only`` also
+    requires a ``Host`` naming this machine (the server is bound to loopback).
+    """
+
+    def __init__(self, app: ASGIApp, token: str | None, loopback_only: bool):
         self.app = app
-        self.expected = f"Bearer {token}".encode()
-        self.open_paths = open_paths
+        self.expected = f"Bearer {token}".encode() if token else None
+        self.loopback_only = loopback_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self._allowed(scope):
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": "missing or wrong token"})
-            return
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
-        await send({"type": "http.response.body", "body": b'{"detail": "missing or wrong token"}'})
+        raw = dict(scope.get("headers") or [])
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw.items()}
+        why, status = refusal(headers, loopback_only=self.loopback_only), 403
+        if why is None and scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            why, status = f"{scope['method']} is not served (only GET and the /ws WebSocket)", 405
+        if why is None and not self._authorized(scope, raw.get(b"authorization", b"")):
+            why, status = "missing or wrong token", 401
+        if why is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": why[:120]})
+        else:
+            extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", b"application/json"), *extra]})
+            await send({"type": "http.response.body", "body": json.dumps({"detail": why}).encode()})
 
-    def _allowed(self, scope: Scope) -> bool:
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in self.open_paths:
+    def _authorized(self, scope: Scope, header: bytes) -> bool:
+        if self.expected is None or (scope["type"] == "http" and scope["path"] in OPEN_PATHS):
             return True
-        header = dict(scope.get("headers") or []).get(b"authorization", b"")
         return secrets.compare_digest(header, self.expected)
 
 
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def create_server_app(env_id: str, *, token: str | None = None, max_sessions: int = 8,
+def create_server_app(env_id: str, *, token: str | None, host: str = "127.0.0.1", max_sessions: int = 8,
                       idle_timeout: float | None = 600.0, pool_size: int = 2, format_penalty: float = 0.0,
                       **env_options: Any) -> FastAPI:
-    """The FastAPI app ``dsgym serve`` runs; build it on the main thread (the pool starts here)."""
+    """The FastAPI app ``dsgym serve`` runs; build it on the main thread (the pool starts here).
+
+    ``token`` is what clients must send (``dsgym serve`` makes one when none is given);
+    None serves without one, which only a loopback ``host`` allows.
+    """
     resolve(env_id)  # unknown ids fail before anything starts
+    loopback = is_loopback(host)
+    if token is None and not loopback:
+        raise ValueError(f"serving on {host} needs a token: anyone who can reach it could run code in sandboxes")
     if max_sessions < 1:
         raise ValueError("max_sessions must be at least 1")
     pool = suite_pool(env_id, pool_size, env_options) if pool_size > 0 else None
@@ -177,11 +194,11 @@ def create_server_app(env_id: str, *, token: str | None = None, max_sessions: in
 
     server = HTTPEnvServer(new_env, DSGymAction, DSGymObservation, concurrency_config=ConcurrencyConfig(
         max_concurrent_envs=max_sessions, session_timeout=idle_timeout))
-    app = FastAPI(title=f"dsgym OpenEnv server: {env_id}", docs_url=None, redoc_url=None)
+    app = FastAPI(title=f"dsgym OpenEnv server: {env_id}", docs_url=None, redoc_url=None, openapi_url=None)
     server.register_routes(app, mode="production")
+    app.router.routes[:] = [route for route in app.router.routes if getattr(route, "path", None) in SERVED_ROUTES]
     app.router.on_shutdown.append(shut_down)
     app.state.env_server = server
     app.state.live_envs = live
-    if token:
-        app.add_middleware(BearerAuth, token=token)
+    app.add_middleware(RequestGuard, token=token, loopback_only=loopback)
     return app
