@@ -9,8 +9,9 @@ type       what failed                                                         r
 =========  ==================================================================  =========
 model      the agent's model endpoint (``dsgym.llm.LLMError``)                 yes [1]_
 agent      any other exception raised by the agent                             no
-sandbox    the container (would not start, died: ``SandboxError``, Docker      yes
-           errors, termination ``sandbox_error``)
+sandbox    the sandbox, from outside its control: the daemon, the image, the  yes
+           host (would not start, removed or killed from outside:
+           ``SandboxError``, Docker errors, termination ``sandbox_error``)
 scoring    grading the submitted answer (a misconfigured metric); the answer   no
            is kept, so ``dsgym rescore`` can grade it later
 env        the task or env options (missing data files, a bad option)         no
@@ -18,6 +19,13 @@ timeout    the runner's hard per-episode deadline (set by the runner)          n
 =========  ==================================================================  =========
 
 .. [1] except client errors that cannot heal (HTTP 400, 401, 403, 404, 422...).
+
+What the sandbox does to itself is the agent's outcome, never an error: a container
+whose PID 1 or kernel supervisor was signalled from inside, or whose kernel stopped
+answering, ends the episode ``ok`` with score 0 (termination ``sandbox_broken``, the
+reason in ``score_breakdown``), and forged kernel messages are skipped by the host.
+Errors are retried and left out of the mean, so an agent that could turn its failures
+into errors would re-roll them for free.
 """
 
 from __future__ import annotations
