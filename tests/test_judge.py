@@ -138,3 +138,19 @@ def test_unicode_answers_reach_the_judge(tmp_path):
 def test_unknown_judge_params_are_a_type_error():
     with pytest.raises(TypeError, match="temperature"):
         score_answer("llm_judge", ANSWER, REFERENCE, {"model": "m", "temperature": 0.7})
+
+
+def test_verdicts_are_cached_with_the_run_being_graded_and_nowhere_else(tmp_path, monkeypatch):
+    from dsgym.llm import caching_in
+
+    monkeypatch.delenv("DSGYM_LLM_CACHE_DIR", raising=False)
+    with FakeOpenAI(replies="yes") as fake:
+        judge(fake)
+        judge(fake)
+        assert fake.calls == 2 and not (tmp_path / "cache").exists()  # no run, no cache shared behind one's back
+        for run in ("run-a", "run-b"):  # what the runner does around each episode of a run
+            with caching_in(tmp_path / run / "llm-cache"):
+                assert not judge(fake).breakdown["cached"]
+                assert judge(fake).breakdown["cached"]
+        assert fake.calls == 4  # run b asked again instead of replaying run a's verdict
+        assert [len(list((tmp_path / run / "llm-cache").glob("*.json"))) for run in ("run-a", "run-b")] == [1, 1]

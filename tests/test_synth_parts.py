@@ -214,3 +214,16 @@ def test_the_endpoint_check_tells_unreachable_and_refused_from_reachable(tmp_pat
         LLMClient("m", fake.base_url, api_key="right").check_reachable()
         with pytest.raises(LLMError, match="refused the API key"):
             LLMClient("m", fake.base_url, api_key="wrong").check_reachable()
+
+
+def test_model_replies_are_cached_in_the_output_folder_unless_shared_on_purpose(tmp_path, monkeypatch):
+    from dsgym.synth import SynthSettings
+    from dsgym.synth.run import Run
+    from dsgym.synth.stages import rollout_agent
+
+    monkeypatch.delenv("DSGYM_LLM_CACHE_DIR", raising=False)
+    own = Run(SynthSettings(sources=["x"], model="m"), tmp_path / "out", None)
+    clients = (own.generator, own.actor, own.prober, rollout_agent(own)().client)
+    assert {c.cache_dir for c in clients} == {(tmp_path / "out" / "llm-cache").resolve()}
+    shared = Run(SynthSettings(sources=["x"], model="m", cache_dir=str(tmp_path / "shared")), tmp_path / "b", None)
+    assert {c.cache_dir for c in (shared.generator, shared.actor, shared.prober)} == {tmp_path / "shared"}
