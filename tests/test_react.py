@@ -450,3 +450,32 @@ def test_an_endpoint_that_stays_down_ends_the_episode_with_an_llm_error(make_env
     assert record.termination == "error" and record.error.startswith("LLMError")  # ... or record its type
     assert getattr(record, "error_type", "model") == "model"
     assert fake.calls == 3 and not record.turns
+
+
+def test_each_reply_is_kept_whole_and_the_chat_is_rebuilt_from_the_record(tmp_path, iris_task):
+    replies = ["I will try two things.\n<python>a = 1</python><python>b = 2</python>",
+               "<think>hmm</think>Now print.\n```python\nprint(3)\n```", "<answer>4</answer>"]
+    observations = ["[figure: 640x480 PNG saved as /tmp/dsgym-figures-x/t-0a1b2c-t1-1.png]", FORMAT_HELP, "done"]
+    prompt = "Question: q\nLimits: 3 turns, 5 s per code cell, 60 s for the whole episode."
+    with FakeOpenAI(replies=ScriptedModel(replies), finish_reason="length") as fake:
+        agent = make_agent(fake, tmp_path)
+        agent.start(iris_task, prompt)
+        turns, observation = [], None
+        for seen in observations:
+            action = agent.act(observation)
+            reply = agent.last_reply
+            turns.append({"action": action, "observation": seen, "reply": reply.text, "cached": reply.cached,
+                          "finish_reason": reply.finish_reason, "usage": reply.usage})
+            observation = seen
+        sent = fake.requests[-1]["messages"]
+        assert [t["reply"] for t in turns] == replies  # whole: reasoning, think blocks, ignored second actions
+        assert {t["finish_reason"] for t in turns} == {"length"} and not any(t["cached"] for t in turns)
+        assert turns[0]["usage"]["completion_tokens"] == count_tokens(replies[0])
+        record = {"prompt": prompt, "sample": 0, "turns": turns, "agent_config": agent.config()}
+        chat = make_agent(fake, tmp_path).chat_from_record(iris_task, record)
+        assert chat[:len(sent)] == [{"role": m["role"], "content": m["content"]} for m in sent]  # exactly as sent
+        assert chat[len(sent):] == [{"role": "assistant", "content": "<answer>4</answer>"}]
+        with pytest.raises(ValueError, match="another system prompt"):
+            make_agent(fake, tmp_path, system_prompt="Be brief.").chat_from_record(iris_task, record)
+        with pytest.raises(ValueError, match="holds no model replies"):
+            make_agent(fake, tmp_path).chat_from_record(iris_task, {**record, "turns": [{"action": "x"}]})

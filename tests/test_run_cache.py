@@ -115,6 +115,8 @@ def test_the_whole_reply_is_kept_shown_and_exported(docker_image, secret_suite, 
     assert first["finish_reason"] == "stop" and first["usage"]["completion_tokens"] == len(first["reply"].split())
 
     site = build_site([out], tmp_path / "site")
+    browser.get((site.root / "run" / "index.html").as_uri())
+    assert "0% of 2\nreplies from a cache" in body(browser)
     browser.get((site.root / "run" / "episodes" / "0.html").as_uri())
     turn = browser.find_element(By.ID, "turn-1")
     shown = turn.find_element(By.CSS_SELECTOR, "pre.reasoning")
