@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -238,6 +239,138 @@ def test_extract_answer():
     assert extract_answer("x <answer> 42 </answer> <answer>7</answer>") == "42"
     assert extract_answer("<Answer>a\nb</Answer>") == "a\nb"
     assert extract_answer("<answer></answer>") is None and extract_answer(None) is None
+
+
+# ----- recorded blind answers (--blind-answers) ------------------------------------------------------
+
+
+def answers_file(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def recorded_rows(model: str = "frontier-x") -> list[dict]:
+    """always: 4 of 4 right; half: 2 of 4 (one a whole reply with the tag); once: 1 of 4; never: no line at all."""
+    rows = []
+    for tid in ("always", "half", "once"):
+        right, wrong = PROBE_ANSWERS[tid]
+        for sample in range(K):
+            answer = right if sample < CORRECT[tid] else wrong
+            if tid == "half" and sample == 1:
+                answer = f"Without the data I would guess...\n<answer>{answer}</answer>"
+            rows.append({"task": tid, "sample": sample, "answer": answer, "model": model})
+    rows[-1]["answer"] = None  # once, sample 3: the model gave no answer (a miss, as in the live probe)
+    return rows
+
+
+def test_recorded_answers_drop_exactly_the_tasks_that_pass_at_the_threshold(tmp_path, probe_suite):
+    source = answers_file(tmp_path / "answers.jsonl", recorded_rows())
+    out = tmp_path / "out"
+    result = filter_suite(probe_suite, out, blind_answers=source, blind_answers_note="frontier-x, batch API, T=1",
+                          threshold=0.5, checks=["blind_probe", *STATIC], register=False)
+    assert set(result.dropped) == dropped_by(result, "blind_probe") == {"always", "half"}
+    probe = {r.task: r.checks["blind_probe"] for r in result.reports}
+    assert [probe[t].evidence.get("passes") for t in ("always", "half", "once")] == [4, 2, 1]
+    assert probe["once"].evidence["samples"][3]["miss"] == "no answer recorded"
+    assert probe["half"].evidence["samples"][1]["answer"] == "42"  # the tag's content, as the live probe reads it
+    # a task with no recorded answer is not probed: never counted as passing the probe
+    assert probe["never"].status == "skip" and probe["never"].reason.startswith("not probed")
+    assert "never" in result.kept and "passes" not in probe["never"].evidence
+
+    block = json.loads((out / "manifest.json").read_text())["filter"]["blind_probe"]
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert block == {"answers": "blind-answers.jsonl", "sha256": digest, "count": 12,
+                     "tasks": 3, "models": ["frontier-x"], "note": "frontier-x, batch API, T=1", "threshold": 0.5,
+                     "samples": "as recorded per task", "prompt_checked": 0, "not_probed": ["never"]}
+    assert (out / "blind-answers.jsonl").read_bytes() == source.read_bytes()  # the suite carries its answers
+    readme, report = (out / "README.md").read_text(), (out / "filter-report.md").read_text()
+    assert digest in readme and "frontier-x, batch API, T=1" in readme and "1 answer task(s) were not probed" in readme
+    assert "--blind-answers '<this folder>/blind-answers.jsonl'" in readme or \
+        "--blind-answers <this folder>/blind-answers.jsonl" in readme
+    assert "## Not probed" in report and "- `never`" in report and "recorded answers `blind-answers.jsonl`" in report
+
+    # other thresholds, as for the live probe; rerunning from the kept copy gives the same bytes
+    for threshold, expected in [(0.25, {"always", "half", "once"}), (1.0, {"always"})]:
+        again = filter_suite(probe_suite, tmp_path / f"t{threshold}", blind_answers=source, threshold=threshold,
+                             checks=["blind_probe", *STATIC], register=False)
+        assert set(again.dropped) == expected, threshold
+    before = {name: (out / name).read_bytes() for name in ("manifest.json", "filter-report.jsonl", "README.md")}
+    filter_suite(probe_suite, out, blind_answers=out / "blind-answers.jsonl",
+                 blind_answers_note="frontier-x, batch API, T=1", threshold=0.5, checks=["blind_probe", *STATIC],
+                 register=False)
+    assert before == {name: (out / name).read_bytes() for name in before}
+
+
+def test_recorded_answers_are_graded_exactly_as_the_live_probe(tmp_path, probe_suite):
+    with FakeOpenAI(replies=ScriptedModel()) as fake:
+        live = filter_suite(probe_suite, tmp_path / "live", client=client_for(fake, tmp_path), samples=K,
+                            threshold=0.5, checks=["blind_probe"], register=False)
+    rows = [{"task": r.task, "sample": s["index"], "answer": s["reply"], "model": "fake-model"}
+            for r in live.reports for s in r.checks["blind_probe"].evidence["samples"]]
+    recorded = filter_suite(probe_suite, tmp_path / "recorded", blind_answers=answers_file(tmp_path / "a.jsonl", rows),
+                            threshold=0.5, checks=["blind_probe"], register=False)
+    for a, b in zip(live.reports, recorded.reports):
+        assert (a.task, a.keep, a.checks["blind_probe"].status) == (b.task, b.keep, b.checks["blind_probe"].status)
+        assert [s["score"] for s in a.checks["blind_probe"].evidence["samples"]] == \
+            [s["score"] for s in b.checks["blind_probe"].evidence["samples"]]
+
+
+def test_bad_answer_files_are_refused_line_by_line_before_any_work(tmp_path, probe_suite):
+    good = {"task": "always", "sample": 0, "answer": "3.0", "model": "m"}
+    lines = [json.dumps(good), "not json at all", "[1, 2]", json.dumps({"task": "always", "sample": 1, "answer": "3"}),
+             json.dumps({**good, "sample": -1}), json.dumps({**good, "sample": True}), json.dumps({**good, "answer": 3}),
+             json.dumps({**good, "task": "no-such-task"}), json.dumps(good), "",
+             json.dumps({**good, "sample": 2, "prompt_sha256": "0" * 64})]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    with pytest.raises(FilterError) as caught:
+        filter_suite(probe_suite, out, blind_answers=path, checks=["blind_probe", *STATIC], register=False)
+    message = str(caught.value)
+    for number, what in [(2, "not JSON"), (3, "not a JSON object"), (4, "missing field(s) model"),
+                         (5, "sample must be an integer >= 0"), (6, "sample must be an integer >= 0"),
+                         (7, "answer must be text or null"), (8, "task 'no-such-task' is not in suite 'probe-t'"),
+                         (9, "a second answer for task 'always' sample 0 (the first is on line 1)"),
+                         (11, "task 'always' was answered from a different prompt")]:
+        assert f"{path}:{number}: {what}" in message, (number, message)
+    assert "9 bad line(s)" in message and f"{path}:1:" not in message and f"{path}:10:" not in message
+    assert not out.exists()  # nothing was graded or written
+
+    with pytest.raises(FilterError, match="not both"):
+        filter_suite(probe_suite, out, model="m", blind_answers=answers_file(tmp_path / "ok.jsonl", [good]))
+    with pytest.raises(FilterError, match="cannot read the blind answers"):
+        filter_suite(probe_suite, out, blind_answers=tmp_path / "missing.jsonl")
+
+
+def test_command_writes_prompts_and_filters_with_recorded_answers(tmp_path, probe_suite):
+    app = typer.Typer()
+    app.command("filter")(filter_command)
+    app.command("noop")(lambda: None)
+    prompts = tmp_path / "prompts.jsonl"
+    run = CliRunner().invoke(app, ["filter", str(probe_suite), "--write-blind-prompts", str(prompts)])
+    assert run.exit_code == 0, run.output
+    lines = [json.loads(x) for x in prompts.read_text().splitlines()]
+    assert [x["task"] for x in lines] == list(CORRECT) and SECRET not in prompts.read_text()
+    assert "withheld" in lines[0]["prompt"] and "no access to the data" in lines[0]["system"]
+    # answers that carry the prompt's hash are checked against the prompt the probe shows now
+    rows = recorded_rows()
+    for row in rows:
+        row["prompt_sha256"] = next(x["prompt_sha256"] for x in lines if x["task"] == row["task"])
+    answers = answers_file(tmp_path / "answers.jsonl", rows)
+    out = tmp_path / "cli-out"
+    run = CliRunner().invoke(app, ["filter", str(probe_suite), "--out", str(out), "--blind-answers", str(answers),
+                                   "--blind-answers-note", "frontier-x", "--checks", "blind_probe,well_formed"])
+    assert run.exit_code == 0, run.output
+    assert "kept 2 of 4" in run.output and "1 answer task(s) not probed: never" in run.output
+    block = json.loads((out / "manifest.json").read_text())["filter"]["blind_probe"]
+    assert block["prompt_checked"] == 12 and block["note"] == "frontier-x"
+
+    both = CliRunner().invoke(app, ["filter", str(probe_suite), "--out", str(out), "--blind-answers", str(answers),
+                                    "--model", "m"])
+    assert both.exit_code == 2 and "not both" in both.output
+    answers_file(answers, [{"task": "ghost", "sample": 0, "answer": "1", "model": "m"}])
+    unknown = CliRunner().invoke(app, ["filter", str(probe_suite), "--out", str(out), "--blind-answers", str(answers)])
+    assert unknown.exit_code == 2 and f"{answers}:1: task 'ghost' is not in suite 'probe-t'" in unknown.output
 
 
 # ----- the command ------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
     dsgym filter dsgym-tasks-lite --out filtered/ --model gpt-4o-mini --base-url http://localhost:8000/v1 \\
         --samples 5 --threshold 0.5
+    dsgym filter dsgym-tasks-lite --write-blind-prompts prompts.jsonl       # collect answers elsewhere, then
+    dsgym filter dsgym-tasks-lite --out filtered/ --blind-answers answers.jsonl --blind-answers-note "..."
 
 Exit status: 0 when every check ran, 1 when some check errored (the output is still
 written; rerun to retry those), 2 for bad arguments or an unknown suite.
@@ -21,8 +23,9 @@ from dsgym.filter.perturb import PERTURBATIONS
 
 def filter_command(
     suite: str = typer.Argument(..., help="A suite name, or a suite folder holding manifest.json."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the filtered suite, the report and the "
-                                                      "resume state (rerun with the same folder to resume)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the filtered suite, the report and "
+                                                                 "the resume state (rerun with the same folder to "
+                                                                 "resume). Required unless --write-blind-prompts."),
     model: Optional[str] = typer.Option(None, help="Model for the blind probe; without it the probe is skipped."),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL "
                                                       "or OpenAI's)."),
@@ -43,6 +46,16 @@ def filter_command(
     copy_data: bool = typer.Option(False, "--copy-data", help="Copy data and solutions into the output folder "
                                                                "instead of referencing the source suite's."),
     sandbox: Optional[str] = typer.Option(None, help="docker (default) or local; env DSGYM_SANDBOX."),
+    blind_answers: Optional[Path] = typer.Option(
+        None, "--blind-answers", help="Grade recorded blind answers instead of asking a model: JSONL, one "
+                                      "{task, sample, answer, model} per line (see docs/filter.md). A copy is "
+                                      "kept in the output folder."),
+    blind_answers_note: Optional[str] = typer.Option(
+        None, "--blind-answers-note", help="Which model made the recorded answers and how (provider, settings, "
+                                           "date); kept in the filtered suite's manifest and README."),
+    write_blind_prompts: Optional[Path] = typer.Option(
+        None, "--write-blind-prompts", help="Write the blind probe's prompt for every answer task to this JSONL "
+                                            "file (task, system, prompt, prompt_sha256) and exit."),
     llm_cache: Optional[str] = typer.Option(None, "--llm-cache", "--cache-dir", help="A cache of model replies shared across "
                                             "runs: a folder, or 'shared' for the user cache's (default: "
                                             "<out>/llm-cache, this folder's own; env DSGYM_LLM_CACHE_DIR)."),
@@ -59,6 +72,20 @@ def filter_command(
         flag = "" if event["complete"] else "  (incomplete: will be retried on rerun)"
         typer.echo(f"[{event['done']}/{event['total']}] {event['task']}: {event['part']} done{flag}", err=True)
 
+    if write_blind_prompts is not None:
+        from dsgym.filter.pipeline import resolve_suite
+        from dsgym.filter.recorded import write_prompts
+
+        try:
+            count = write_prompts(resolve_suite(suite), write_blind_prompts)
+        except (UnknownEnvError, ValueError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"wrote the blind probe's prompts for {count} answer task(s) to {write_blind_prompts}")
+        return
+    if out is None:
+        typer.echo("error: --out is required (the folder for the filtered suite)", err=True)
+        raise typer.Exit(2)
     shutdown.install()
     shutdown.reap(lambda line: typer.echo(line, err=True), sandbox)
     options: dict[str, Any] = {}
@@ -69,7 +96,8 @@ def filter_command(
             suite, out, model=model, base_url=base_url, api_key=api_key, samples=samples, threshold=threshold,
             temperature=temperature, max_tokens=max_tokens, checks=split(checks), concurrency=concurrency,
             llm_concurrency=llm_concurrency, timeout=timeout, seed=seed, name=name, copy_data=copy_data,
-            sandbox=sandbox, cache_dir=llm_cache, register=False, progress=show, **options)
+            sandbox=sandbox, cache_dir=llm_cache, register=False, progress=show, blind_answers=blind_answers,
+            blind_answers_note=blind_answers_note, **options)
     except (FilterError, UnknownEnvError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -83,8 +111,13 @@ def filter_command(
     typer.echo(f"\n{result.name}: kept {result.stats['kept']} of {result.stats['tasks']} tasks "
                f"({len(result.reused)} parts reused, {len(result.computed)} computed)")
     typer.echo(f"manifest: {result.manifest}\nreport:   {result.report_md}\n          {result.report_jsonl}")
-    if not model:
-        typer.echo("blind probe: skipped (no --model given)")
+    probe = result.filter_block.get("blind_probe") if result.filter_block else None
+    if isinstance(probe, dict) and "answers" in probe:
+        typer.echo(f"blind probe: {probe['count']} recorded answer(s) from {', '.join(probe['models'])} "
+                   f"(sha256 {probe['sha256'][:16]}...); {len(probe['not_probed'])} answer task(s) not probed"
+                   + (f": {', '.join(probe['not_probed'][:10])}" if probe["not_probed"] else ""))
+    elif not model:
+        typer.echo("blind probe: skipped (no --model or --blind-answers given)")
     if result.errors:
         typer.echo(f"{len(result.errors)} task(s) had a check that errored: {', '.join(result.errors[:10])}; "
                    "rerun the same command to retry them", err=True)

@@ -140,7 +140,9 @@ def write_manifest(out_dir: Path, suite: Suite, name: str, kept: list[Task], fil
                    copy_data: bool) -> Path:
     data_dir, entries = manifest_tasks(suite, kept, out_dir, copy_data)
     probe = filter_block["blind_probe"]
-    probe_note = f"blind probe {probe}" if isinstance(probe, str) else f"blind probe with {probe['model']}"
+    probe_note = (f"blind probe {probe}" if isinstance(probe, str) else
+                  f"blind probe on answers recorded from {', '.join(probe['models'])}" if "answers" in probe else
+                  f"blind probe with {probe['model']}")
     description = (f"{suite.name} filtered by `dsgym filter` ({probe_note}; "
                    f"{'data grounding and quality checks' if filter_block['sandbox_checks'] else 'no sandbox checks'}"
                    f"): {len(kept)} of {len(suite.tasks)} tasks kept. {suite.description}").strip()
@@ -173,6 +175,11 @@ def settings_lines(filter_block: dict[str, Any]) -> list[str]:
     probe = filter_block["blind_probe"]
     if isinstance(probe, str):
         probe_text = probe
+    elif "answers" in probe:  # recorded answers (dsgym.filter.recorded)
+        probe_text = (f"recorded answers `{probe['answers']}` (sha256 `{probe['sha256']}`; {probe['count']} answers "
+                      f"to {probe['tasks']} tasks from {', '.join(f'`{m}`' for m in probe['models'])}), k = the "
+                      f"samples recorded per task, flagged at pass rate >= {probe['threshold']:g}; "
+                      f"{len(probe['not_probed'])} answer task(s) not probed (no recorded answer)")
     else:
         probe_text = (f"model `{probe['model']}`, k = {probe['samples']} samples at temperature "
                       f"{probe['temperature']:g}, flagged at pass rate >= {probe['threshold']:g}")
@@ -201,6 +208,10 @@ def write_report(out_dir: Path, reports: list[TaskReport], stats: dict[str, Any]
     dropped = [r for r in reports if not r.keep]
     lines += ["", "## Why tasks were dropped", ""]
     lines += [f"- `{r.task}`: " + "; ".join(_cell(x) for x in r.reasons) for r in dropped] or ["(none)"]
+    probe = filter_block["blind_probe"]
+    if isinstance(probe, dict) and probe.get("not_probed"):
+        lines += ["", f"## Not probed (no recorded answer in `{probe['answers']}`; kept unless another check "
+                      "dropped them)", "", *[f"- `{task}`" for task in probe["not_probed"]]]
     notable = [(r.task, c, res) for r in reports for c, res in r.checks.items()
                if res.status in ("inconclusive", "error")]
     if notable:
@@ -223,6 +234,18 @@ def write_readme(out_dir: Path, name: str, stats: dict[str, Any], filter_block: 
                 if filter_block["data"] == "copied" else
                 "The manifest references the data and reference solutions of the source suite by relative "
                 "path, so both folders must stay side by side."), ""]
+    if isinstance(probe, dict) and "answers" in probe:
+        lines += [f"The blind probe graded answers recorded elsewhere, kept in this folder as `{probe['answers']}` "
+                  f"(sha256 `{probe['sha256']}`): {probe['count']} answers to "
+                  f"{probe['tasks']} tasks by {', '.join(f'`{m}`' for m in probe['models'])}; "
+                  f"{probe['prompt_checked']} of them carry the sha256 of the probe prompt they answered, checked "
+                  "against the prompt the probe shows now (`dsgym filter --write-blind-prompts` writes the prompts "
+                  "with their hashes).", ""]
+        if probe.get("note"):
+            lines += [f"How they were made: {probe['note']}", ""]
+        if probe["not_probed"]:
+            lines += [f"**{len(probe['not_probed'])} answer task(s) were not probed** (no recorded answer): "
+                      + ", ".join(f"`{t}`" for t in probe["not_probed"]) + ".", ""]
     if isinstance(probe, str):
         lines += [f"**The blind probe did not run** ({probe.removeprefix('not run: ')}): this suite is filtered "
                   "by data grounding and the quality checks only. Run `dsgym filter` with `--model` to add it.", ""]

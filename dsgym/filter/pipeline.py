@@ -32,6 +32,7 @@ from dsgym.filter.perturb import PERTURBATION_VERSION, PERTURBATIONS
 from dsgym.filter.probe import probe_complete, probe_key, probe_result, run_sample
 from dsgym.filter.quality import (data_files_result, deterministic_result, duplicate_results,
                                   reproduces_result, well_formed_result)
+from dsgym.filter.recorded import ANSWERS_FILE, RecordedAnswers, grade, keep_copy, load_answers
 from dsgym.filter.state import STATE_FILE, StateStore, digest
 from dsgym.llm import RUN_CACHE, LLMClient, chosen_cache_dir
 from dsgym.task import Suite, Task, load_manifest
@@ -54,6 +55,7 @@ class FilterResult:
     computed: list[str] = field(default_factory=list)  # "<task>:<part>" computed by this run
     reused: list[str] = field(default_factory=list)  # "<task>:<part>" taken from the state file
     suite: Suite | None = None
+    filter_block: dict[str, Any] = field(default_factory=dict)  # the manifest's "filter" block
 
     @property
     def kept(self) -> list[str]:
@@ -111,6 +113,8 @@ def filter_suite(
     cache_dir: str | os.PathLike[str] | None = None,
     register: bool = True,
     progress: Progress | None = None,
+    blind_answers: str | os.PathLike[str] | None = None,
+    blind_answers_note: str | None = None,
 ) -> FilterResult:
     """Filter ``suite`` (a name, a suite folder or a ``Suite``) into ``out_dir``.
 
@@ -118,7 +122,10 @@ def filter_suite(
     solutions referenced by relative path, or copied with ``copy_data``),
     ``filter-report.jsonl``, ``filter-report.md``, ``README.md`` and the resume state
     ``filter-state.jsonl``.  The blind probe runs when ``model`` (or ``client``) is given,
-    against ``base_url`` (any OpenAI-compatible endpoint).  ``progress`` is called from
+    against ``base_url`` (any OpenAI-compatible endpoint); with ``blind_answers`` (a JSONL
+    file, see ``dsgym.filter.recorded``) it grades those recorded answers instead, keeps a
+    copy of the file in ``out_dir`` and records where they came from (``blind_answers_note``:
+    the model and how it was asked).  ``progress`` is called from
     the calling thread after each finished part with ``{"task", "part", "done", "total"}``;
     an exception it raises stops the run (finished parts stay saved).
     """
@@ -136,6 +143,14 @@ def filter_suite(
                           "timeout > 0")
     if out.absolute() == source.root.absolute():
         raise FilterError("the output folder must not be the source suite's folder")
+    recorded: RecordedAnswers | None = None
+    if blind_answers is not None:
+        if model or client is not None:
+            raise FilterError("recorded blind answers replace a live model: give blind_answers (--blind-answers) "
+                              "or model (--model), not both")
+        if BLIND_PROBE not in chosen:
+            raise FilterError("blind answers were given but the blind_probe check is not selected")
+        recorded = load_answers(blind_answers, source, blind_answers_note)  # every line checked before any work
     name = name or f"{source.name}-filtered"
     tasks = list(source.tasks.values())
     digests = FileDigests()
@@ -174,6 +189,9 @@ def filter_suite(
             reused.append(f"{task_id}:{part}")
     todo = [(task, part) for task in tasks for part in ("probe", "sandbox")
             if (task.id, part) in keys and (task.id, part) not in results]
+    if recorded is not None:
+        for task_id, answers in recorded.by_task.items():
+            results[(task_id, "probe")] = {"samples": grade(source.tasks[task_id], answers)}
 
     if todo:
         stop = threading.Event()
@@ -190,17 +208,24 @@ def filter_suite(
             _execute(todo, keys, samples, probe, boxes, concurrency=concurrency, llm_concurrency=llm_concurrency,
                      stop=stop, state=state, results=results, computed=computed, progress=progress)
 
-    reports = decide(tasks, chosen, results, samples, threshold, probing, digests)
+    reports = decide(tasks, chosen, results, samples, threshold, probing, digests, recorded)
     stats = summary(reports)
+    if recorded is not None:
+        not_probed = [t.id for t in tasks if t.kind == "answer" and t.id not in recorded.by_task]
+        blind_probe: dict[str, Any] | str = recorded.provenance(not_probed, threshold)
+        keep_copy(recorded, out)
+    elif probing:
+        blind_probe = {"model": probe_client.model, "samples": samples, "threshold": threshold,
+                       "temperature": temperature}
+    else:
+        blind_probe = "not run: not selected" if BLIND_PROBE not in chosen else "not run: no model given"
     filter_block = {
         "source": {"suite": source.name, "version": source.version, "tasks": len(tasks),
                    "tasks_that_did_not_load": len(source.errors)},
         "checks": list(chosen), "sandbox_checks": bool(boxed), "seed": seed, "timeout": timeout,
         "data": "copied" if copy_data else "referenced",
         "perturbations": list(perturbations) if GROUNDING in chosen else [],
-        "blind_probe": ({"model": probe_client.model, "samples": samples, "threshold": threshold,
-                         "temperature": temperature} if probing else
-                        "not run: not selected" if BLIND_PROBE not in chosen else "not run: no model given"),
+        "blind_probe": blind_probe,
         "kept": stats["kept"], "dropped": stats["dropped"], "dropped_by": stats["dropped_by"],
     }
     kept_tasks = [task for task, report in zip(tasks, reports) if report.keep]
@@ -208,20 +233,24 @@ def filter_suite(
     jsonl, md = write_report(out, reports, stats, name, filter_block)
     write_readme(out, name, stats, filter_block, command_line(source.name, out, chosen, probing, probe_client,
                                                               samples, threshold, temperature, seed, copy_data,
-                                                              name))
+                                                              name, recorded))
     loaded = None
     if register:
         from dsgym.registry import register_suite
 
         loaded = register_suite(out)
-    return FilterResult(name, out, manifest, jsonl, md, reports, stats, computed, reused, loaded)
+    return FilterResult(name, out, manifest, jsonl, md, reports, stats, computed, reused, loaded, filter_block)
 
 
 def command_line(suite: str, out: Path, chosen: tuple[str, ...], probing: bool, client: LLMClient | None,
                  samples: int, threshold: float, temperature: float, seed: int, copy_data: bool,
-                 name: str) -> str:
+                 name: str, recorded: RecordedAnswers | None = None) -> str:
     parts = ["dsgym", "filter", suite, "--out", "<this folder>"]
-    if probing and client is not None:
+    if recorded is not None:
+        parts += ["--blind-answers", f"<this folder>/{ANSWERS_FILE}", "--threshold", f"{threshold:g}"]
+        if recorded.note:
+            parts += ["--blind-answers-note", recorded.note]
+    elif probing and client is not None:
         parts += ["--model", client.model, "--base-url", "<endpoint>", "--samples", str(samples),
                   "--threshold", f"{threshold:g}", "--temperature", f"{temperature:g}"]
     if tuple(chosen) != CHECKS:
@@ -333,7 +362,8 @@ def _execute(todo: list[tuple[Task, str]], keys: dict[tuple[str, str], str], sam
 
 
 def decide(tasks: list[Task], chosen: tuple[str, ...], results: dict[tuple[str, str], dict[str, Any]],
-           samples: int, threshold: float, probing: bool, digests: FileDigests) -> list[TaskReport]:
+           samples: int, threshold: float, probing: bool, digests: FileDigests,
+           recorded: RecordedAnswers | None = None) -> list[TaskReport]:
     duplicates = duplicate_results(tasks, digests) if DUPLICATE in chosen else {}
     reports = []
     for task in tasks:
@@ -344,13 +374,16 @@ def decide(tasks: list[Task], chosen: tuple[str, ...], results: dict[tuple[str, 
             if check not in chosen:
                 checks[check] = CheckResult("skip", "not selected")
             elif check == BLIND_PROBE:
-                if not probing:
+                if not probing and recorded is None:
                     checks[check] = CheckResult("skip", "not run: no model given")
                 elif task.kind != "answer":
                     checks[check] = CheckResult("skip", "prediction task: no answer to guess")
+                elif recorded is not None and task.id not in recorded.by_task:
+                    checks[check] = CheckResult("skip", f"not probed: {ANSWERS_FILE} has no answer for this task")
                 else:
                     found = results.get((task.id, "probe"), {}).get("samples", [])
-                    checks[check] = probe_result(task, found, samples, threshold)
+                    k = len(found) if recorded is not None else samples
+                    checks[check] = probe_result(task, found, k, threshold)
             elif check == GROUNDING:
                 reference = run.get("answer") if run and box.get("reference") == "computed" else task.answer
                 checks[check] = grounding_result(task, run, box.get("grounding"), reference)

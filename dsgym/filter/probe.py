@@ -46,6 +46,11 @@ def probe_messages(task: Task) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": probe_prompt(task)}]
 
 
+def prompt_digest(task: Task) -> str:
+    """The sha256 of the probe's messages for ``task``: what a recorded answer must have been given."""
+    return hashlib.sha256(json.dumps(probe_messages(task), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
 def extract_answer(reply: Any) -> str | None:
     """The text of the first ``<answer>`` tag, stripped; None if there is none or it is empty."""
     if not isinstance(reply, str):
@@ -80,9 +85,16 @@ def run_sample(task: Task, client: LLMClient, index: int, temperature: float,
         return sample
     text = reply.text if isinstance(reply.text, str) else ""
     sample["reply"] = text[:REPLY_CHARS]
-    answer = extract_answer(text)
+    return grade_sample(task, sample, extract_answer(text), "no <answer>...</answer> in the reply")
+
+
+def grade_sample(task: Task, sample: dict[str, Any], answer: str | None, miss: str) -> dict[str, Any]:
+    """Grade one blind answer with the task's own metric (a pass is full marks), live or recorded alike.
+
+    No answer is a miss (``miss`` says why); a grading error is the sample's ``error``, never a pass.
+    """
     if answer is None:
-        sample.update(score=0.0, miss="no <answer>...</answer> in the reply")
+        sample.update(score=0.0, miss=miss)
         return sample
     sample["answer"] = answer[:REPLY_CHARS]
     try:
