@@ -146,9 +146,15 @@ def tasks_list(
                                   "metric": task.metric, "data_files": task.data_files}) + "\n")
         return
     if not suite:
+        from dsgym.fetching import read_state, unfetched
+
         table = Table("suite", "tasks", "version", "description")
+        commit = read_state().get("commit", "")
         for s in chosen:
-            table.add_row(s.name, str(len(s.tasks)), s.version, s.description)
+            version = f"{s.version} ({commit[:12]})" if s.version == "official" and commit else s.version
+            table.add_row(s.name, str(len(s.tasks)), version, s.description)
+        for name, hint in unfetched(set(dsgym.suites())).items():
+            table.add_row(name, "-", "not fetched", hint)
     elif len(chosen[0].tasks) > TABLE_ROWS:  # a table measures every cell first: minutes for 100,000 rows
         write("env id\tmetric\tquestion\n")
         for task in chosen[0].tasks.values():
@@ -658,6 +664,7 @@ def view(
 
 
 def _register_commands() -> None:
+    from dsgym.fetch_command import fetch_command
     from dsgym.filter.command import filter_command
     from dsgym.rl.serve_command import serve_command
     from dsgym.synth.command import synth_command
@@ -665,6 +672,8 @@ def _register_commands() -> None:
     app.command("filter", help="Drop shortcut-solvable, ungrounded or broken tasks from a suite.")(filter_command)
     app.command("synth", help="Turn datasets into execution-verified SFT trajectories.")(synth_command)
     app.command("serve", help="Serve dsgym environments to RL trainers under the OpenEnv contract.")(serve_command)
+    app.command("fetch", help="Fetch official suites (task files and the data they need) into the user cache.")(
+        fetch_command)
 
 
 _register_commands()

@@ -11,6 +11,7 @@ import gymnasium as gym
 
 from dsgym import registry
 from dsgym.actions import FORMAT_HELP, Action, format_execution, parse_action, truncate
+from dsgym.fetching import missing_data_hint
 from dsgym.figures import FigureLimits, FigureStore
 from dsgym.predict.grade import GradingError
 from dsgym.predict.grade import grade as grade_submission
@@ -122,7 +123,8 @@ class DSGymEnv(gym.Env[str, str]):
         self.task = self._pick_task(options.get("task_id"))
         if missing := self.task.missing_data():
             raise MissingDataError(f"task {self.task.env_id} cannot start: data file(s) missing on this "
-                                   f"machine: {', '.join(missing)} (looked in {self.task.data_root})")
+                                   f"machine: {', '.join(missing)} (looked in {self.task.data_root})."
+                                   + missing_data_hint(self.task))
         self.sandbox = self.pool.acquire() if self.pool else self._start_sandbox()
         try:
             self.sandbox.put_data(self.task.data_paths())
