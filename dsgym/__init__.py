@@ -12,8 +12,8 @@ from typing import Any
 
 import gymnasium
 
-from dsgym.registry import (UnknownEnvError, add_suite, get_suite, get_task, register_official,
-                            register_suite, resolve, suites)
+from dsgym.registry import (UnknownEnvError, add_suite, get_suite, get_task, install_lazy_registry,
+                            register_official, register_suite, resolve, suites)
 
 try:
     __version__ = version("dsgym")
@@ -51,7 +51,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'dsgym' has no attribute {name!r}")
 
 
-suites()  # registers the embedded suites' ids with Gymnasium on import
+install_lazy_registry()  # suites are read on first use, e.g. gymnasium.make("<suite>/<task>"), not on import
 
 __all__ = ["UnknownEnvError", "__version__", "add_suite", "get_suite", "get_task", "make",
            "make_vec", "register_official", "register_suite", "resolve", "suites"]

@@ -7,18 +7,30 @@ folder named by ``DSGYM_DATA_DIR`` (laid out like the official release's
 environment variable (``os.pathsep``-separated), and folders passed to
 ``register_suite``.  Each suite's tasks are also registered with
 Gymnasium as ``<suite>/<task-id>`` and the suite itself as ``dsgym/<suite>``.
+
+Nothing is read at import: suites are loaded the first time they are needed
+(``make``, ``suites()``, a lookup in Gymnasium's registry), so importing dsgym costs
+the same with a 100,000-task suite configured as without.  Gymnasium's ``register``
+checks each new id against every registered one (quadratic in the number of ids), so
+a suite's specs are inserted into the registry directly, with the checks that matter
+(id format, versioned vs unversioned ids of one name) done once per suite.
 """
 
 from __future__ import annotations
 
 import difflib
+import gc
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 import gymnasium
+import gymnasium.envs.registration as gym_registration
+from gymnasium.envs.registration import EnvSpec
 
 from dsgym.task import Suite, Task, TaskFileError, load_manifest
 
@@ -27,7 +39,9 @@ ENTRY_POINT = "dsgym.env:DSGymEnv"
 VECTOR_ENTRY_POINT = "dsgym.vector:from_spec"
 
 _suites: dict[str, Suite] = {}
-_loaded = False
+_gym_ids: dict[str, list[str]] = {}  # suite name -> the ids registered with Gymnasium for it
+_loading = False  # set while (and after) the configured suites are read, so nested calls return
+_loaded = False  # set once they are all in
 _lock = threading.RLock()
 
 
@@ -43,12 +57,29 @@ def embedded_suite_dirs() -> list[Path]:
     return sorted(Path(str(entry)) for entry in root.iterdir() if (entry / "manifest.json").is_file())
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a suite is read.
+
+    Loading builds hundreds of thousands of objects, none of them garbage; each collection
+    triggered meanwhile would walk them all again (more than half the load time at 100,000 tasks).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _ensure_loaded() -> None:
-    global _loaded
-    with _lock:
-        if _loaded:
+    """Read the embedded and configured suites, once, on first need."""
+    global _loading, _loaded
+    with _lock, _gc_paused():
+        if _loading:
             return
-        _loaded = True
+        _loading = True
         extra = [Path(p) for p in os.environ.get("DSGYM_SUITES", "").split(os.pathsep) if p]
         for folder in [*embedded_suite_dirs(), *extra]:
             try:
@@ -57,6 +88,75 @@ def _ensure_loaded() -> None:
                 log.warning("skipping suite: %s", exc)
         if data_dir := os.environ.get("DSGYM_DATA_DIR"):
             register_official(Path(data_dir))
+        _loaded = True
+
+
+class LazyRegistry(dict):
+    """Gymnasium's env registry, which reads dsgym's suites the first time anyone looks in it.
+
+    ``gymnasium.make`` looks ids up in ``gymnasium.envs.registration.registry``; installing
+    this mapping in its place (same entries) lets ``gymnasium.make("<suite>/<task>")`` work
+    right after ``import dsgym`` without reading any suite at import.  Writes go straight in.
+    """
+
+    def _fill(self) -> None:
+        if not _loaded:
+            _ensure_loaded()
+
+    def __getitem__(self, key):
+        self._fill()
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        self._fill()
+        return super().__contains__(key)
+
+    def __iter__(self):
+        self._fill()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._fill()
+        return super().__len__()
+
+    def __repr__(self) -> str:
+        self._fill()
+        return super().__repr__()
+
+    def get(self, key, default=None):
+        self._fill()
+        return super().get(key, default)
+
+    def keys(self):
+        self._fill()
+        return super().keys()
+
+    def values(self):
+        self._fill()
+        return super().values()
+
+    def items(self):
+        self._fill()
+        return super().items()
+
+    def copy(self) -> dict:
+        self._fill()
+        return dict(super().items())
+
+
+def install_lazy_registry() -> None:
+    """Put a ``LazyRegistry`` (holding the current entries) wherever Gymnasium keeps its registry."""
+    current = gym_registration.registry
+    if isinstance(current, LazyRegistry):
+        return
+    lazy = LazyRegistry(dict.items(current))
+    gym_registration.registry = lazy
+    for module in (gymnasium, gymnasium.envs):
+        if getattr(module, "registry", None) is current:
+            module.registry = lazy
+    printer = gym_registration.pprint_registry
+    if printer.__defaults__:
+        printer.__defaults__ = tuple(lazy if value is current else value for value in printer.__defaults__)
 
 
 def register_official(data_dir: str | os.PathLike[str]) -> list[Suite]:
@@ -73,28 +173,53 @@ def register_official(data_dir: str | os.PathLike[str]) -> list[Suite]:
 
 def register_suite(path: str | os.PathLike[str]) -> Suite:
     """Load a suite folder, make its tasks available to ``make`` and to ``gymnasium.make``."""
-    return add_suite(load_manifest(Path(path)))
+    _ensure_loaded()  # configured suites first: one registered here replaces theirs, and may be their filtered copy
+    with _lock, _gc_paused():
+        return add_suite(load_manifest(Path(path), dict(_suites)))
 
 
 def add_suite(suite: Suite) -> Suite:
     """Make an already built ``Suite`` available (replacing one of the same name)."""
+    _ensure_loaded()
     for error in suite.errors:
         log.warning("%s", error)
     with _lock:
+        _register_with_gymnasium(suite)
         _suites[suite.name] = suite
-    _register_with_gymnasium(suite)
     return suite
 
 
 def _register_with_gymnasium(suite: Suite) -> None:
+    """Insert the suite's specs into Gymnasium's registry in time linear in its size.
+
+    ``gymnasium.register`` would scan the whole registry for every id; the checks it makes
+    that can fail for dsgym ids are done here once for the suite: each id parses as a
+    Gymnasium id, and no name is registered both with and without a ``-v<N>`` version
+    (Gymnasium would then resolve the unversioned id to the versioned env).
+    """
     ids = [(f"dsgym/{suite.name}", {"suite": suite.name})]
     ids += [(task.env_id, {"suite": suite.name, "task_id": task.id}) for task in suite.tasks.values()]
-    for env_id, kwargs in ids:
-        gymnasium.registry.pop(env_id, None)  # re-registering a suite replaces its ids
+    try:
         # Step info carries wall-clock timings and agents' code may be random, so transitions
         # are declared nondeterministic; seeded resets are deterministic (same task, same prompt).
-        gymnasium.register(env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT, kwargs=kwargs,
-                           nondeterministic=True, disable_env_checker=True)
+        specs = {env_id: EnvSpec(env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT,
+                                 kwargs=kwargs, nondeterministic=True, disable_env_checker=True)
+                 for env_id, kwargs in ids}
+    except gymnasium.error.Error as exc:
+        raise TaskFileError(f"suite {suite.name!r}: {exc}") from exc
+    registry = gym_registration.registry
+    replaced = set(_gym_ids.get(suite.name, ()))
+    names: dict[tuple[str | None, str], set[bool]] = {}
+    for spec in [*specs.values(), *(s for i, s in dict.items(registry) if i not in replaced and i not in specs
+                                     and s.namespace in (suite.name, "dsgym"))]:
+        names.setdefault((spec.namespace, spec.name), set()).add(spec.version is None)
+    if clashes := sorted(f"{ns}/{name}" for (ns, name), kinds in names.items() if len(kinds) > 1):
+        raise TaskFileError(f"suite {suite.name!r}: these ids exist both with and without a -v<N> suffix, which "
+                            f"Gymnasium cannot tell apart: {', '.join(clashes[:10])}")
+    for env_id in replaced:
+        dict.pop(registry, env_id, None)  # re-registering a suite replaces its ids
+    dict.update(registry, specs)
+    _gym_ids[suite.name] = list(specs)
 
 
 def suites() -> dict[str, Suite]:

@@ -11,8 +11,11 @@ A suite folder holds ``manifest.json``::
                 "metric_params": {"rel_tol": 1e-3}, "answer": 5.84,
                 "solution_file": "solutions/iris-mean.py", "metadata": {...}}]}
 
-Data files are relative to ``data_dir`` and appear under the same relative path
-in the sandbox's data folder (``/data``).  A reference solution is Python that
+The tasks may instead be in ``tasks.jsonl`` beside the manifest, one JSON object a
+line (read as a stream; an error names the line), for suites too large to be one JSON
+document.  Data files are relative to ``data_dir`` and appear under the same relative path
+in the sandbox's data folder (``/data``).  Every path the manifest names must resolve
+inside the suite folder (see ``dsgym.suite_files``).  A reference solution is Python that
 leaves its result in a variable named ``answer``.  ``image`` names the sandbox
 image the suite needs (``sandboxes/<image>/``; default ``default``).  A task that
 fails validation is reported with its file, id and field, and the other tasks
@@ -23,14 +26,20 @@ omit some data) and says so when it is reset.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dsgym.suite_files import (HOST_FILE_LIMIT, SOLUTION_LIMIT, Resolver, UnsafePathError, check_regular, contained,
+                               read_text, real, walk_files)
+
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 HOST_FILES = ("labels_file", "leaderboard_file")  # prediction files a manifest names relative to its folder
+TASKS_FILE = "tasks.jsonl"
 
 
 class TaskFileError(ValueError):
@@ -68,6 +77,13 @@ class PredictionSpec(BaseModel):
             raise ValueError(f"submission file must be a path inside the working directory: {name!r}")
         return name
 
+    @field_validator("sample_submission")
+    @classmethod
+    def _data_path(cls, name: str | None) -> str | None:
+        if name is not None and (Path(name).is_absolute() or ".." in Path(name).parts):
+            raise ValueError(f"sample submission must be a path inside the data folder: {name!r}")
+        return name
+
 
 class Task(BaseModel):
     """A question about data, with everything needed to pose it and to grade the answer.
@@ -96,7 +112,7 @@ class Task(BaseModel):
     @classmethod
     def _relative_paths(cls, files: list[str]) -> list[str]:
         for name in files:
-            if Path(name).is_absolute() or ".." in Path(name).parts:
+            if name.startswith("/") or ".." in name.split("/"):
                 raise ValueError(f"data file must be a path inside the suite's data folder: {name!r}")
         return files
 
@@ -105,8 +121,27 @@ class Task(BaseModel):
         return f"{self.suite}/{self.id}"
 
     def data_paths(self) -> dict[str, Path]:
-        """Relative path inside the sandbox's data folder -> file on the host."""
-        return {name: self.data_root / name for name in self.data_files}
+        """Relative path inside the sandbox's data folder -> file on the host, symlinks resolved.
+
+        Raises ``UnsafePathError`` for a file that resolves outside the data folder (a symlink
+        out of it), so nothing outside it is staged into a sandbox or copied by the filter.
+        """
+        root = [real(self.data_root)]
+        return {name: contained(self.data_root / name, root, f"task {self.env_id}: data file") for name in self.data_files}
+
+    def unsafe_data(self) -> list[str]:
+        """Why the task's data would be refused when staged (a link out of the data folder, in a data
+        folder too, or something that is not a regular file); empty when all is well."""
+        try:
+            for path in self.data_paths().values():
+                if path.is_dir():
+                    for _ in walk_files(path):
+                        pass
+                elif path.exists():
+                    check_regular(path, None, "data file")
+        except (UnsafePathError, OSError) as exc:
+            return [str(exc)]
+        return []
 
     def statement(self) -> list[str]:
         """Context, question and answer format as prompt lines: what the env and the blind probe both show."""
@@ -119,7 +154,7 @@ class Task(BaseModel):
         return lines
 
     def missing_data(self) -> list[str]:
-        return [name for name, path in self.data_paths().items() if not path.exists()]
+        return [name for name in self.data_files if not (self.data_root / name).exists()]
 
 
 @dataclass
@@ -134,8 +169,12 @@ class Suite:
     errors: list[str] = field(default_factory=list)
 
 
-def load_manifest(path: Path) -> Suite:
-    """Read a suite folder (or its manifest.json); bad tasks become ``errors``, not exceptions."""
+def load_manifest(path: Path, sources: Mapping[str, Suite] | None = None) -> Suite:
+    """Read a suite folder (or its manifest.json); bad tasks become ``errors``, not exceptions.
+
+    ``sources`` are the suites already registered: a filtered suite that references its
+    source suite's files (``filter.source.suite``) may name files in that suite's folder.
+    """
     manifest = path / "manifest.json" if path.is_dir() else path
     root = manifest.parent
     try:
@@ -144,35 +183,128 @@ def load_manifest(path: Path) -> Suite:
         raise TaskFileError(f"{manifest}: no such suite manifest") from exc
     except json.JSONDecodeError as exc:
         raise TaskFileError(f"{manifest}: not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("suite"), str) or not isinstance(raw.get("tasks"), list):
-        raise TaskFileError(f"{manifest}: needs a string 'suite' and a list 'tasks'")
+    tasks_file = root / TASKS_FILE
+    if not isinstance(raw, dict) or not isinstance(raw.get("suite"), str):
+        raise TaskFileError(f"{manifest}: needs a string 'suite' and a list 'tasks' (or a {TASKS_FILE} beside it)")
+    if tasks_file.is_file():
+        if "tasks" in raw:
+            raise TaskFileError(f"{manifest}: tasks are both in the manifest and in {tasks_file}; keep one")
+        entries = _jsonl_entries(tasks_file)
+    elif isinstance(raw.get("tasks"), list):
+        entries = ((f"{manifest}: task", index, entry) for index, entry in enumerate(raw["tasks"]))
+    else:
+        raise TaskFileError(f"{manifest}: needs a string 'suite' and a list 'tasks' (or a {TASKS_FILE} beside it)")
     suite = Suite(name=raw["suite"], root=root, version=str(raw.get("version", "0")),
                   description=raw.get("description", ""), image=raw.get("image", "default"),
                   sources=list(raw.get("sources", [])))
+    roots, source = _allowed_roots(raw, root, sources or {})
     data_root = root / raw.get("data_dir", "data")
-    for index, entry in enumerate(raw["tasks"]):
+    try:
+        contained(data_root, roots, "data_dir")
+    except UnsafePathError as exc:
+        hint = f" (a filtered suite may use its source's folder: register suite {source!r} first)" if source else ""
+        suite.errors.append(f"{manifest}: {exc}; no task loaded{hint}")
+        return suite
+    files = _FileChecks(roots, data_root)
+    for where, index, entry in entries:
         label = entry.get("id", f"#{index}") if isinstance(entry, dict) else f"#{index}"
         try:
-            task = _task_from_entry(entry, suite.name, root, data_root)
-        except (ValidationError, TaskFileError, OSError, TypeError) as exc:
-            suite.errors.append(f"{manifest}: task {label}: {_describe(exc)}")
+            if isinstance(entry, _BadLine):
+                raise TaskFileError(entry.problem)
+            task = _task_from_entry(entry, suite.name, root, data_root, files)
+        except (ValidationError, TaskFileError, OSError, TypeError, ValueError) as exc:
+            suite.errors.append(f"{where} {label}: {_describe(exc)}")
             continue
         if task.id in suite.tasks:
-            suite.errors.append(f"{manifest}: task {label}: duplicate id")
+            suite.errors.append(f"{where} {label}: duplicate id")
             continue
         suite.tasks[task.id] = task
     return suite
 
 
-def _task_from_entry(entry: Any, suite: str, root: Path, data_root: Path) -> Task:
+@dataclass(frozen=True)
+class _BadLine:
+    problem: str
+
+
+def _jsonl_entries(path: Path) -> Iterator[tuple[str, int, Any]]:
+    """``tasks.jsonl`` one line at a time as (where, index, entry); a line that is not JSON is a ``_BadLine``."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise TaskFileError(f"{path}: cannot read: {exc}") from exc
+    with handle:
+        index = 0
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                entry: Any = json.loads(line)
+            except json.JSONDecodeError as exc:
+                entry = _BadLine(f"not valid JSON: {exc.msg} (column {exc.colno})")
+            yield f"{path}:{number}: task", index, entry
+            index += 1
+
+
+def _allowed_roots(raw: dict[str, Any], root: Path, sources: Mapping[str, Suite]) -> tuple[list[Path], str | None]:
+    """The folders the suite may name files in, and the source suite it names but is not registered.
+
+    A filtered suite written by ``dsgym filter`` without ``--copy-data`` references its
+    source suite's data and solutions; that suite's folder is allowed when a suite of that
+    name is registered (the user's own choice), never a folder the manifest itself names.
+    """
+    roots = [real(root)]
+    source = raw.get("filter", {}).get("source", {}) if isinstance(raw.get("filter"), dict) else {}
+    name = source.get("suite") if isinstance(source, dict) else None
+    if not isinstance(name, str) or name == raw.get("suite"):
+        return roots, None
+    if name not in sources:
+        return roots, name
+    return [*roots, real(sources[name].root)], None
+
+
+class _FileChecks:
+    """Where a manifest's files may be (resolved folders), with the checks its tasks share.
+
+    Solutions are cached by real path: a large generated suite often shares a few of them.
+    """
+
+    def __init__(self, roots: list[Path], data_root: Path) -> None:
+        self.files = Resolver(roots)
+        self.data = Resolver([real(data_root)])
+        self._solutions: dict[str, str] = {}
+
+    def solution(self, path: str) -> str:
+        resolved = self.files.contained(path, "solution_file")
+        if (text := self._solutions.get(resolved)) is None:
+            text = self._solutions[resolved] = read_text(Path(path), resolved, SOLUTION_LIMIT, "solution_file")
+        return text
+
+    def host_file(self, path: Path, what: str) -> Path:
+        resolved = Path(self.files.contained(path, what))
+        check_regular(resolved, HOST_FILE_LIMIT, what)
+        return resolved
+
+    def sample(self, path: Path) -> None:
+        check_regular(Path(self.data.contained(path, "sample_submission")), HOST_FILE_LIMIT, "sample_submission")
+
+
+def _task_from_entry(entry: Any, suite: str, root: Path, data_root: Path, files: _FileChecks) -> Task:
     if not isinstance(entry, dict):
         raise TaskFileError("a task must be a JSON object")
     entry = dict(entry)
     if solution_file := entry.pop("solution_file", None):
-        entry["solution"] = (root / solution_file).read_text()
+        if not isinstance(solution_file, str):
+            raise TaskFileError("solution_file: expected a path relative to the suite folder")
+        entry["solution"] = files.solution(os.path.join(root, solution_file))
     if isinstance(spec := entry.get("prediction"), dict):
-        entry["prediction"] = {key: root / value if key in HOST_FILES and isinstance(value, str) else value
-                               for key, value in spec.items()}
+        spec = dict(spec)
+        for key in HOST_FILES:
+            if isinstance(spec.get(key), str):
+                spec[key] = files.host_file(root / spec[key], key)
+        if isinstance(sample := spec.get("sample_submission"), str) and not os.path.isabs(sample):
+            files.sample(data_root / sample)
+        entry["prediction"] = spec
     return Task(suite=suite, data_root=data_root, **entry)
 
 

@@ -21,7 +21,7 @@ class Problem:
 
 
 def check_task(task: Task, *, need_solution: bool) -> list[str]:
-    messages = []
+    messages = task.unsafe_data()
     if missing := task.missing_data():
         messages.append(f"data file(s) missing: {', '.join(missing)}")
     if task.kind == "prediction":

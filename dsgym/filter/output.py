@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dsgym.filter.checks import CHECKS, STATUSES, CheckResult
+from dsgym.suite_files import UnsafePathError, check_regular, walk_files
 from dsgym.task import Suite, Task
 
 MANIFEST = "manifest.json"
@@ -115,18 +116,10 @@ def manifest_tasks(suite: Suite, kept: list[Task], out_dir: Path, copy_data: boo
     if copy_data:
         placed: dict[str, Path] = {}
         for task in kept:
-            for rel, src in task.data_paths().items():
-                if rel in placed and os.path.normpath(placed[rel]) != os.path.normpath(src):
-                    raise FilterError(f"two data files would be copied to data/{rel}: {placed[rel]} and {src}")
-                placed[rel] = src
-                if not src.exists():
-                    continue
-                target = out_dir / "data" / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if src.is_dir():
-                    shutil.copytree(src, target, dirs_exist_ok=True)
-                else:
-                    shutil.copy2(src, target)
+            try:
+                _copy_data(task, out_dir / "data", placed)
+            except UnsafePathError as exc:  # a link out of the suite's data folder is never followed
+                raise FilterError(f"task {task.env_id}: {exc}; nothing outside a suite's data folder is copied") from exc
         return "data", entries
     roots = sorted({os.path.normpath(task.data_root.absolute()) for task in suite.tasks.values()})
     if len(roots) > 1:
@@ -134,6 +127,25 @@ def manifest_tasks(suite: Suite, kept: list[Task], out_dir: Path, copy_data: boo
                           "reference them all: copy the data instead (copy_data=True, --copy-data)")
     data_root = Path(roots[0]) if roots else suite.root / "data"
     return _relative(data_root, out_dir), entries
+
+
+def _copy_data(task: Task, dest: Path, placed: dict[str, Path]) -> None:
+    """Copy a task's data files (resolved, checked to stay in its data folder) under ``dest``."""
+    for rel, src in task.data_paths().items():
+        if rel in placed and placed[rel] != src:
+            raise FilterError(f"two data files would be copied to data/{rel}: {placed[rel]} and {src}")
+        placed[rel] = src
+        if not src.exists():
+            continue
+        target = dest / rel
+        if src.is_dir():
+            files = [(target / sub, file) for sub, file in walk_files(src)]
+        else:
+            check_regular(src, None, f"data file {rel}")
+            files = [(target, src)]
+        for path, file in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, path)
 
 
 def write_manifest(out_dir: Path, suite: Suite, name: str, kept: list[Task], filter_block: dict[str, Any],

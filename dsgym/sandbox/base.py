@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from dsgym.suite_files import check_regular, real, walk_files
+
 ImageSink = Callable[[bytes], None]
 MAX_DISPLAYS = 1000  # display outputs kept per cell
 
@@ -180,18 +182,25 @@ def stage_files(files: dict[str, Path], dest: Path, link: bool) -> None:
     """Place task files in ``dest`` under their relative paths.
 
     Hard links are cheap and safe behind a read-only mount; a sandbox whose code
-    could write to them (``LocalSandbox``) gets read-only copies instead.
+    could write to them (``LocalSandbox``) gets read-only copies instead.  Only regular
+    files are placed, each by its resolved path; a folder is walked and a symlink in it
+    that leaves it is refused (``UnsafePathError``), so links cannot stage host files.
     """
     place = link_or_copy if link else _readonly_copy
     for rel, src in files.items():
         target = dest / rel
         if Path(rel).is_absolute() or ".." in Path(rel).parts:
             raise SandboxError(f"data file path must stay inside the data folder: {rel!r}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, target, copy_function=place, dirs_exist_ok=True)
+        source = real(src)
+        if source.is_dir():
+            placed = [(target / sub, file) for sub, file in walk_files(source)]
+            target.mkdir(parents=True, exist_ok=True)
         else:
-            place(str(src), str(target))
+            check_regular(source, None, f"data file {rel}")
+            placed = [(target, source)]
+        for path, file in placed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            place(str(file), str(path))
 
 
 def link_or_copy(src: str, dst: str) -> None:

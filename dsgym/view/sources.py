@@ -87,10 +87,11 @@ def detect(path: str | Path) -> Source:
 
 
 def load_run(path: Path) -> Run:
-    manifest = read_manifest(path) or {}
+    manifest = read_manifest(path)
+    manifest = manifest if isinstance(manifest, dict) else {}  # a run folder from elsewhere: trust no field's type
     log = path / EPISODES
     records, bad = read_jsonl(log) if log.is_file() else ([], [])
-    name = manifest.get("name") or path.resolve().name
+    name = str(manifest.get("name") or path.resolve().name)
     return Run(path, name, manifest, list(latest(records).values()), bad)
 
 
