@@ -1,4 +1,4 @@
-"""benchmarks/blind_audit.py: prompts are the probe's own, recorded blind answers are graded with each task's metric."""
+"""benchmarks/blind_audit.py: prompts are the probe's own, recorded blind answers are counted as the probe grades them."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def test_grading_counts_right_tasks_and_lists_the_unprobed(tmp_path):
 def test_bad_lines_are_errors_naming_the_line(tmp_path):
     task = next(iter(dsgym.get_suite("dsgym-tasks-lite").tasks))
     good = {"task": task, "sample": 0, "answer": "1", "model": "m"}
-    for bad, message in [("{not json\n", "not valid JSON"), ({"task": "no-such-task", "answer": "1"}, "unknown task"),
-                         ({"sample": 0, "answer": "1"}, "expected an object")]:
+    for bad, message in [("{not json\n", "not JSON"),
+                         ({"task": "no-such-task", "sample": 0, "answer": "1", "model": "m"}, "task 'no-such-task' is not in suite"),
+                         ({"sample": 0, "answer": "1", "model": "m"}, "missing field(s) task")]:
         result = audit("grade", "dsgym-tasks-lite", lines(tmp_path / "bad.jsonl", [good, bad]))
         assert result.returncode == 2 and f"bad.jsonl:2: {message}" in result.stderr, result.stderr
