@@ -87,6 +87,13 @@ def test_a_new_run_asks_the_model_and_a_resumed_run_replays_only_its_own_replies
     head, rows, _, _ = leaderboard.rows([summary, report.summarize_run(tmp_path / "b")])
     assert [row[head.index("cached replies")] for row in rows] == ["100%", "0%"]
 
+    # --force starts a new run in a (other settings, same prompts): run a's replies are set aside with its log
+    evaluate(fake, tmp_path / "a", "--episode-timeout", "500", "--force", **env)
+    (fresh,) = lines(tmp_path / "a")
+    assert fake.calls == 6 and fresh["answer"] == "hi" and not any(t["cached"] for t in fresh["turns"])
+    (aside,) = (tmp_path / "a").glob("replaced-*")
+    assert len(list((aside / "llm-cache").glob("*.json"))) == 2
+
 
 def test_a_cache_shared_across_runs_is_opt_in(docker_image, secret_suite, fake, tmp_path):
     env = {"DSGYM_SUITES": str(secret_suite.root), "DSGYM_LLM_CACHE_DIR": ""}
