@@ -286,9 +286,9 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
     ``on_result`` is called from the calling thread as each episode ends (a single
     writer).  ``episode_timeout``: hard seconds per episode, retries included.
     ``max_errors``: raise ``RunAborted`` once more episodes than this (a count, or a
+    fraction of the jobs) ended in error.  On Ctrl-C every in-flight sandbox is removed.
     ``env_options`` may also hold ``llm_cache`` (taken out before the env sees them): a
     folder where model clients built during an episode cache their replies.
-    fraction of the jobs) ended in error.  On Ctrl-C every in-flight sandbox is removed.
     ``backend``: play each episode as a Ray task instead (``dsgym.ray_backend``); then
     ``concurrency`` is the most tasks in flight (1, the default, means what the cluster fits)
     and ``agent_factory`` must be picklable.
@@ -299,8 +299,8 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
                            backoff=backoff, max_errors=max_errors)
     if episode_timeout is not None and episode_timeout <= 0:
         raise ValueError("episode_timeout must be positive")
-    cache = options.pop(LLM_CACHE, None)
     options = dict(env_options or {})
+    cache = options.pop(LLM_CACHE, None)
     policy = RetryPolicy(retries=max(0, retries), backoff=backoff)
     limit = error_limit(max_errors, len(jobs))
     done: queue.SimpleQueue[tuple[_Slot, EpisodeRecord]] = queue.SimpleQueue()
@@ -681,9 +681,9 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
 
         def agent_factory() -> Agent:
             return load_agent(settings.agent, **settings.agent_kwargs)
+
     shared = chosen_cache_dir(llm_cache)
     cache = (shared or Path(out) / RUN_CACHE).resolve()
-
 
     suites = {name: suite_fingerprint(registry.get_suite(name)) for name in sorted({j.suite for j in jobs})}
     prompts = prompt_hash(jobs)
