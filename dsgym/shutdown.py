@@ -91,6 +91,13 @@ def reap(echo: Callable[[str], None], sandbox: str | None = None) -> int:
     return len(removed)
 
 
+def remove_sandboxes() -> None:
+    """Remove every Docker sandbox this process holds, so work in flight on other threads ends now."""
+    docker_sandbox = sys.modules.get("dsgym.sandbox.docker")
+    if docker_sandbox is not None:
+        docker_sandbox.close_all()
+
+
 def _on_signal(signum: int, frame) -> None:
     global _received, _pending
     if _received is not None:

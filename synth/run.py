@@ -9,6 +9,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from dsgym import shutdown
 from dsgym.episode import now_iso
 from dsgym.filter.grounding import FileDigests
 from dsgym.filter.state import StateStore
@@ -57,6 +58,8 @@ def parallel(items: list[Any], work: Callable[[Any], Any], workers: int, on_done
         except BaseException as exc:
             stop.set()
             failure = exc
+            if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM, SIGHUP: end the work in flight now
+                shutdown.remove_sandboxes()
     if failure is not None:
         raise failure
 

@@ -309,3 +309,22 @@ def test_a_second_signal_forces_the_exit_and_still_removes_the_sandboxes(secret_
     left = gone_within(proc.pid, 5.0)
     assert left == [], f"{len(left)} sandbox(es) left after two signals\n{stderr}"
     assert proc.returncode == 128 + signal.SIGTERM, stderr
+
+
+def test_sigterm_stops_a_filter_run_removes_its_sandboxes_and_keeps_finished_checks(docker_image, tmp_path):
+    out = tmp_path / "filtered"
+    proc = subprocess.Popen([DSGYM, "filter", "dsgym-tasks-lite", "--out", str(out), "-j", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(owned_containers(proc.pid)) < 2:
+        time.sleep(0.1)
+    assert owned_containers(proc.pid), "no sandbox was running when the signal was sent: nothing proved"
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    left = gone_within(proc.pid, 5.0)
+    _, stderr = proc.communicate(timeout=30)
+    assert left == [], f"{len(left)} sandbox(es) left 5 s after SIGTERM\n{stderr}"
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopped by SIGTERM" in stderr and "rerun the same command to resume" in stderr, stderr
+    state = out / "filter-state.jsonl"
+    assert not state.exists() or state.read_bytes().endswith(b"\n"), "a half-written check reached the state"

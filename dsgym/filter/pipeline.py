@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from dsgym import shutdown
 from dsgym.filter.checks import (BLIND_PROBE, CHECKS, DATA_FILES, DETERMINISTIC, DUPLICATE, GROUNDING,
                                  REPRODUCES, SANDBOX_CHECKS, WELL_FORMED, CheckResult, same_answer)
 from dsgym.filter.execution import Cancelled, Run, SandboxRunner
@@ -348,10 +349,12 @@ def _execute(todo: list[tuple[Task, str]], keys: dict[tuple[str, str], str], sam
                 if progress is not None:
                     progress({"task": task_id, "part": part, "done": done_parts, "total": total,
                               "complete": complete})
-    except BaseException:
+    except BaseException as exc:
         stop.set()
         for future in pending:
             future.cancel()
+        if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM, SIGHUP: end the runs in flight now
+            shutdown.remove_sandboxes()
         raise
     finally:
         llm_pool.shutdown(wait=True, cancel_futures=True)
