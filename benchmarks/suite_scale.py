@@ -13,7 +13,10 @@ Every figure comes from a fresh process, so nothing is cached between them:
 * ``plan``: ``runner.evaluate`` up to the first episode (expand the targets, fingerprint
   the suite, hash the prompts, write the run manifest; goal: under 10 s for 100k tasks).
 
-Peak memory is each process's maximum resident set size.
+For the commands the figure is the whole process (interpreter start to exit); for the
+others, the step itself, then the whole process.  CPU seconds are printed beside wall
+seconds because on a shared machine the wall clock also counts waiting for a core; the
+load average is printed first.  Peak memory is each process's maximum resident set size.
 """
 
 from __future__ import annotations
@@ -33,16 +36,17 @@ LITE = Path(__file__).resolve().parent.parent / "tasks" / "dsgym-tasks-lite"
 LOAD = """
 import time, dsgym
 t0 = time.perf_counter()
+c0 = time.process_time()
 suite = dsgym.get_suite({name!r})
 assert len(suite.tasks) == {size}, (len(suite.tasks), suite.errors[:3])
-print(time.perf_counter() - t0)
+print(time.perf_counter() - t0, time.process_time() - c0)
 """
 
 IMPORT = """
 import time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import dsgym
-print(time.perf_counter() - t0)
+print(time.perf_counter() - t0, time.process_time() - c0)
 """
 
 PLAN = """
@@ -56,13 +60,13 @@ def stop(outcome, todo):
     assert len(todo) == {size}, len(todo)
     raise Planned
 
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 settings = runner.EvalSettings(targets=[{name!r}], agent="oracle")
 try:
     runner.evaluate(settings, {out!r}, on_plan=stop)
 except Planned:
     pass
-print(time.perf_counter() - t0)
+print(time.perf_counter() - t0, time.process_time() - c0)
 """
 
 
@@ -83,8 +87,9 @@ def build_suite(folder: Path, name: str, size: int, fmt: str) -> None:
         (folder / "manifest.json").write_text(json.dumps({**manifest, "tasks": list(entries)}))
 
 
-def run(code: str | None, argv: list[str] | None, env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
-    """(seconds reported by the code or measured around the command, wall seconds, peak RSS in MiB)."""
+def run(code: str | None, argv: list[str] | None, env: dict[str, str], cwd: Path) -> dict[str, float]:
+    """Seconds (and CPU seconds) reported by the code, or measured around the command; the whole
+    process's wall and CPU seconds; its peak RSS in MiB."""
     args = [sys.executable, "-c", code] if code is not None else argv
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:
         t0 = time.perf_counter()
@@ -96,8 +101,10 @@ def run(code: str | None, argv: list[str] | None, env: dict[str, str], cwd: Path
             errors.seek(0)
             raise RuntimeError(f"{args[:3]} failed ({proc.returncode}):\n{errors.read().decode()[-3000:]}")
         out.seek(0)
-        reported = float(out.read().decode().strip().splitlines()[-1]) if code is not None else wall
-    return reported, wall, usage.ru_maxrss / 1024
+        cpu = usage.ru_utime + usage.ru_stime
+        seconds, cpu_seconds = (map(float, out.read().decode().split()[-2:]) if code is not None else (wall, cpu))
+    return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3), "process_seconds": round(wall, 3),
+            "process_cpu_seconds": round(cpu, 3), "peak_mib": round(usage.ru_maxrss / 1024)}
 
 
 def measure(size: int, fmt: str, work: Path) -> dict[str, dict[str, float]]:
@@ -114,8 +121,7 @@ def measure(size: int, fmt: str, work: Path) -> dict[str, dict[str, float]]:
         ("list --json", None, [dsgym, "tasks", "list", name, "--json"]),
         ("plan", PLAN.format(name=name, size=size, out=str(work / f"run-{size}")), None),
     ]:
-        seconds, wall, rss = run(code, argv, env, work)
-        figures[label] = {"seconds": round(seconds, 3), "process_seconds": round(wall, 3), "peak_mib": round(rss)}
+        figures[label] = run(code, argv, env, work)
     shutil.rmtree(folder)
     return figures
 
@@ -128,13 +134,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
     results = {}
+    if not args.json:
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory(prefix="dsgym-suite-scale-") as tmp:
         for size in args.sizes:
             results[size] = measure(size, args.format, Path(tmp))
             if not args.json:
                 for label, fig in results[size].items():
-                    print(f"{size:>7} tasks  {label:<12} {fig['seconds']:8.3f} s  (process {fig['process_seconds']:.3f} s, "
-                          f"peak {fig['peak_mib']} MiB)", flush=True)
+                    print(f"{size:>7} tasks  {label:<12} {fig['seconds']:7.2f} s (CPU {fig['cpu_seconds']:6.2f} s)  "
+                          f"process {fig['process_seconds']:6.2f} s (CPU {fig['process_cpu_seconds']:6.2f} s)  "
+                          f"peak {fig['peak_mib']:>5} MiB", flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
 
