@@ -620,8 +620,15 @@ def test_shipped_filtered_suites_load_and_resolve_their_data(source):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["data_dir"] == f"../{source}/data"
     assert all(t["solution_file"].startswith(f"../{source}/solutions/") for t in manifest["tasks"])
-    assert manifest["filter"]["blind_probe"] == "not run: no model given"
-    assert "The blind probe did not run" in (folder / "README.md").read_text()
+    probe = manifest["filter"]["blind_probe"]
+    if isinstance(probe, dict):  # made with recorded blind answers: they ship beside the suite, as recorded
+        answers = folder / probe["answers"]
+        assert hashlib.sha256(answers.read_bytes()).hexdigest() == probe["sha256"]
+        assert len([x for x in answers.read_text().splitlines() if x.strip()]) == probe["count"]
+        assert probe["models"] and probe["note"] and probe["sha256"] in (folder / "README.md").read_text()
+    else:
+        assert probe == "not run: no model given"
+        assert "The blind probe did not run" in (folder / "README.md").read_text()
     report = [json.loads(x) for x in (folder / "filter-report.jsonl").read_text().splitlines()]
     assert [r["task"] for r in report if r["keep"]] == [t["id"] for t in manifest["tasks"]]
     assert len(report) == len(original.tasks)
