@@ -25,6 +25,7 @@ import atexit
 import json
 import logging
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -55,7 +56,11 @@ LAUNCH = (f"cp {INSIDE_SEED}/kernel.json {INSIDE_CONN}/kernel.json && "
 LEASE_ENV = "DSGYM_LEASE_SECONDS"
 DEFAULT_LEASE = 60.0
 MIN_LEASE = 2.0
-SANDBOX_UID = 1000  # the image's unprivileged user; used when the host runs as root
+# The uid:gid sandboxes run as when the host runs as root: one no host account has (the
+# image's user 1000 is a real person on many hosts, who could then ptrace the sandbox and
+# read its kernel key).  Past sssd's default ID-mapping range, below 2**31.
+SANDBOX_UID = 2_100_000_000
+UID_ENV = "DSGYM_SANDBOX_UID"
 # Daemon events that mean someone outside ended or froze the container (a kill with SIGUSR1 is
 # dsgym's own kernel restart, see _kill_kernel); "die" without one of these came from inside.
 OUTSIDE_EVENTS = ("kill", "stop", "pause")
@@ -161,14 +166,16 @@ class DockerSandbox(Sandbox):
             reap_orphans()
         except (SandboxError, docker.errors.APIError) as exc:  # never a reason not to start
             log.warning("could not remove orphaned sandboxes: %s", exc)
-        uid = SANDBOX_UID if os.geteuid() == 0 else os.geteuid()
-        gid = SANDBOX_UID if os.geteuid() == 0 else os.getegid()
+        uid, gid = sandbox_ids()
         self.root = Path(tempfile.mkdtemp(prefix="dsgym-", dir=os.environ.get("DSGYM_TMPDIR")))
         seed, data = self.root / "seed", self.root / "data"
         seed.mkdir()
         data.mkdir()
         self.root.chmod(0o755)
-        connection = write_connection_file(seed, INSIDE_CONN)
+        connection = write_connection_file(seed, INSIDE_CONN)  # 0600: the key is for the sandbox's uid only
+        for path, mode in ((seed / "kernel.json", 0o400), (seed, 0o700)):
+            os.chown(path, uid, gid)
+            path.chmod(mode)
         (self.root / "owner.json").write_text(json.dumps({"owner": owner(), "pidns": pid_namespace()}))
         lease = self.root / "lease"
         lease.mkdir(mode=0o755)
@@ -176,7 +183,6 @@ class DockerSandbox(Sandbox):
         self.lease_file = lease / "lease"
         self.lease_file.write_text(f"{self.lease_seconds:g}\n")  # its length; the mtime is the renewal
         self.lease_file.chmod(0o644)
-        (seed / "kernel.json").chmod(0o644)
         limits = self.limits
         labels = {LABEL: "1", "dsgym.owner": owner(), "dsgym.pidns": pid_namespace(),
                   "dsgym.process": _process_id, "dsgym.lease": f"{self.lease_seconds:g}",
@@ -212,6 +218,7 @@ class DockerSandbox(Sandbox):
                          str(data): {"bind": self.data_dir, "mode": "ro"}},
                 labels=labels,
                 working_dir=self.workdir,
+                environment={"USER": "agent", "LOGNAME": "agent"},  # the uid has no passwd entry (getpass)
                 # Every process in the container runs as the same user, so sandbox code can write
                 # to the init's stdout (/proc/1/fd/1) and so to the daemon's log file on the host
                 # disk; an uncapped json-file log let a cell fill the host disk.  Keep the last
@@ -404,6 +411,28 @@ class DockerSandbox(Sandbox):
             return self.container.logs(tail=40).decode(errors="replace")
         except (docker.errors.APIError, AttributeError):
             return "(no log)"
+
+
+def sandbox_ids() -> tuple[int, int]:
+    """The uid and gid sandboxes run as: the caller's own, or, for root, ``SANDBOX_UID`` (``$DSGYM_SANDBOX_UID``).
+
+    The host reaches the kernel through ``/proc/<pid>/root``, which needs the container's
+    uid or root; as root, a uid that a host account has is refused.
+    """
+    if os.geteuid() != 0:
+        return os.geteuid(), os.getegid()
+    try:
+        uid = int(os.environ.get(UID_ENV) or SANDBOX_UID)
+    except ValueError:
+        raise SandboxError(f"${UID_ENV} must be a number, not {os.environ[UID_ENV]!r}") from None
+    try:
+        account = pwd.getpwuid(uid)
+    except KeyError:
+        if uid <= 0:
+            raise SandboxError(f"${UID_ENV} must be a positive uid, not {uid}") from None
+        return uid, uid
+    raise SandboxError(f"sandboxes would run as uid {uid}, which the host account {account.pw_name!r} has "
+                       f"(it could ptrace them); set ${UID_ENV} to a uid no account on this host has")
 
 
 def prune(everything: bool = False) -> list[str]:

@@ -5,6 +5,14 @@ the host, so the container needs no network at all.  ``kernel_launcher.py``
 restarts a kernel that dies and records each start in ``state.json``; this
 module reads that file to tell a dead kernel from a slow one.
 
+The host never follows a link the sandbox planted: the kernel folder is opened
+component by component without following symbolic links past the container's root
+(``open_folder``), and each socket is opened as it is (``O_PATH | O_NOFOLLOW``),
+checked to be a socket, and connected to through that descriptor (a private host
+folder of links to ``/proc/<host pid>/fd/<n>``), so a symlink to a host-only socket
+(``/var/run/docker.sock``, say) is refused, and a socket swapped in after the check
+is never used.
+
 Everything the host reads from the sandbox may be forged by the agent's code: it
 runs in the kernel process that owns the sockets, and the connection key is
 readable inside.  So a message that does not deserialise, fails its signature or
@@ -21,7 +29,10 @@ import json
 import os
 import re
 import secrets
+import shutil
+import socket
 import stat
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +41,7 @@ from queue import Empty
 import zmq
 from jupyter_client import BlockingKernelClient
 
-from dsgym.sandbox.base import CappedText, ExecutionResult, ImageSink, KernelError, SandboxError
+from dsgym.sandbox.base import CappedText, ExecutionResult, ImageSink, KernelError, SandboxBroken, SandboxError
 
 IPC_PORTS = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -41,11 +52,33 @@ KEPT_IMAGES = 10  # PNGs kept in a result when no image sink takes them as they 
 
 
 def write_connection_file(conn_dir: Path, inside_dir: str) -> dict:
-    """Write ``kernel.json`` as the kernel sees it; return the same endpoints as the host sees them."""
+    """Write ``kernel.json`` as the kernel sees it (readable by its owner only); return the same
+    endpoints as the host sees them."""
     key = secrets.token_hex(32)
     common = {**IPC_PORTS, "transport": "ipc", "signature_scheme": "hmac-sha256", "key": key}
-    (conn_dir / "kernel.json").write_text(json.dumps({**common, "ip": f"{inside_dir}/k"}))
+    fd = os.open(conn_dir / "kernel.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps({**common, "ip": f"{inside_dir}/k"}))
     return {**common, "ip": str(conn_dir / "k")}
+
+
+def open_folder(path: Path) -> int:
+    """An ``O_PATH`` descriptor of the folder ``path``, never following a link inside a container.
+
+    In ``/proc/<pid>/root/...`` the magic ``root`` link is the container's root (that is
+    the point); every component after it is opened with ``O_NOFOLLOW``: an absolute
+    link there would resolve against the host's root, not the container's.
+    """
+    parts = path.parts
+    inside = len(parts) > 4 and parts[:2] == ("/", "proc") and parts[3] == "root"
+    fd = os.open(Path(*parts[:4]) if inside else path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    for name in parts[4:] if inside else ():
+        try:
+            inner = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+        finally:
+            os.close(fd)
+        fd = inner
+    return fd
 
 
 class KernelSession:
@@ -66,6 +99,8 @@ class KernelSession:
         self.restarts = 0
         self.ignored = 0  # malformed messages skipped (see _read)
         self.client: BlockingKernelClient | None = None
+        self._pins: Path | None = None  # host folder (0700) of links to the pinned socket descriptors
+        self._pinned: dict[str, int] = {}  # socket file name -> O_PATH descriptor
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -77,9 +112,15 @@ class KernelSession:
         never follow links, never block, read a bounded amount, accept only a JSON object.
         """
         try:
-            fd = os.open(self.conn_dir / "state.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            folder = open_folder(self.conn_dir)
         except OSError:
             return {}
+        try:
+            fd = os.open("state.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+        except OSError:
+            return {}
+        finally:
+            os.close(folder)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return {}
@@ -96,14 +137,90 @@ class KernelSession:
             return {}
         return state if well_formed_state(state) else {}
 
-    def _connect(self) -> BlockingKernelClient:
+    def _connect(self, deadline: float) -> BlockingKernelClient:
         if self.client is not None:
             self.client.stop_channels()
+            self.client = None
         client = BlockingKernelClient()
-        client.load_connection_info(self.connection)
+        client.load_connection_info(self._pin_sockets(deadline))
         client.start_channels()
         self.client = client
         return client
+
+    def _pin_sockets(self, deadline: float) -> dict:
+        """The connection with each endpoint pinned: the kernel's socket files, opened without
+        following links and checked to be sockets, reached through this process's descriptors.
+
+        Waits (until ``deadline``) for a starting kernel to create its sockets; anything else
+        at their place (a symlink, a file) was put there by code in the sandbox.
+        """
+        self._unpin()
+        names = {port: f"{Path(self.connection['ip']).name}-{self.connection[port]}" for port in IPC_PORTS}
+        while True:
+            try:
+                folder = open_folder(self.conn_dir)
+            except OSError as exc:
+                raise SandboxError(f"the kernel folder cannot be opened: {exc.strerror}") from exc
+            try:
+                missing = [name for name in names.values() if not self._pin(folder, name)]
+            finally:
+                os.close(folder)
+            if not missing:
+                break
+            self._unpin()
+            self._check_deadline(deadline, f"the kernel did not create its socket(s) {', '.join(missing)}")
+            time.sleep(POLL)
+        self._pins = Path(tempfile.mkdtemp(prefix="dsgym-kernel-"))
+        for name, fd in self._pinned.items():
+            (self._pins / name).symlink_to(f"/proc/{os.getpid()}/fd/{fd}")
+        return {**self.connection, "ip": str(self._pins / Path(self.connection["ip"]).name)}
+
+    def _pin(self, folder: int, name: str) -> bool:
+        """Pin the socket file ``name``; False while it is absent or a dead kernel's (not listening)."""
+        try:
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+        except FileNotFoundError:
+            return False
+        self._pinned[name] = fd
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISSOCK(mode):
+            what = "a symbolic link" if stat.S_ISLNK(mode) else "not a socket"
+            raise SandboxBroken(f"the kernel socket {name} is {what}: code in the sandbox replaced it")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(f"/proc/{os.getpid()}/fd/{fd}")
+            except ConnectionRefusedError:  # left behind by a kernel that died; its successor is starting
+                return False
+            except OSError:
+                pass  # a socket of another type: let the kernel client find out
+        return True
+
+    def _pins_stale(self) -> bool:
+        """Whether a socket file now at a pinned name is another one than the pinned descriptor holds."""
+        try:
+            folder = open_folder(self.conn_dir)
+        except OSError:
+            return False
+        try:
+            for name, fd in self._pinned.items():
+                try:
+                    now = os.stat(name, dir_fd=folder, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                pinned = os.fstat(fd)
+                if (now.st_dev, now.st_ino) != (pinned.st_dev, pinned.st_ino):
+                    return True
+            return False
+        finally:
+            os.close(folder)
+
+    def _unpin(self) -> None:
+        for fd in self._pinned.values():
+            os.close(fd)
+        self._pinned = {}
+        if self._pins is not None:
+            shutil.rmtree(self._pins, ignore_errors=True)
+            self._pins = None
 
     def wait_ready(self, timeout: float) -> None:
         """Block until a live kernel answers on shell and iopub (or raise SandboxError)."""
@@ -114,7 +231,7 @@ class KernelSession:
                 break
             self._check_deadline(deadline, "the kernel did not start")
             time.sleep(0.01)
-        client = self._connect()
+        client = self._connect(deadline)
         self.generation = state["generation"]
         while True:
             msg_id = client.kernel_info()
@@ -124,6 +241,8 @@ class KernelSession:
             self._check_deadline(deadline, "the kernel did not answer")
             if self.state().get("generation") != self.generation or not self.state().get("alive"):
                 return self.wait_ready(max(deadline - time.monotonic(), 0.1))
+            if self._pins_stale():  # pinned a dead kernel's socket files before the new one replaced them
+                client = self._connect(deadline)
 
     def _check_deadline(self, deadline: float, what: str) -> None:
         if not self.is_up():
@@ -176,6 +295,7 @@ class KernelSession:
         if self.client is not None:
             self.client.stop_channels()
             self.client = None
+        self._unpin()
 
     # -- execution -------------------------------------------------------------------------------
 
