@@ -295,13 +295,16 @@ class DockerSandbox(Sandbox):
             events = client().api.events(since=int(self._started) - 1, until=time.time() + EVENT_WAIT,
                                          filters={"container": self.container.id, "type": "container"},
                                          decode=True)
-            for event in events:
-                action = event.get("Action")
-                attributes = (event.get("Actor") or {}).get("Attributes") or {}
-                if action in OUTSIDE_EVENTS and attributes.get("signal") != ours:
-                    return None
-                if action == "die":
-                    died = attributes
+            try:
+                for event in events:
+                    action = event.get("Action")
+                    attributes = (event.get("Actor") or {}).get("Attributes") or {}
+                    if action in OUTSIDE_EVENTS and attributes.get("signal") != ours:
+                        return None
+                    if action == "die":
+                        died = attributes
+            finally:
+                events.close()  # the stream's connection, also when an outside kill ends the loop early
             running = died is None and self._state().get("Running") is True
         except (docker.errors.DockerException, OSError, ValueError):  # the daemon failed: outside
             return None
