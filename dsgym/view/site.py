@@ -24,7 +24,7 @@ from dsgym.view import pages
 from dsgym.view.sources import FilterReport, Run, Source, ViewError, detect
 
 MARK = ".dsgym-view"  # marks a folder this module built, so a rebuild may clear it
-FIGURE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.png")  # what dsgym.figures names its files
+FIGURE_NAME = re.compile(r"[^./\\][^/\\]*\.png")  # a PNG file name, no folder
 MAX_FIGURE_BYTES = FigureLimits().figure_bytes
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
