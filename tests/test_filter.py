@@ -389,6 +389,7 @@ def test_command_runs_the_probe_and_writes_a_loadable_suite(tmp_path, probe_suit
     assert run.exit_code == 0, run.output
     assert len(list((out / "llm-cache").glob("*.json"))) == calls == 4 * K  # the output folder's own cache
     assert "kept 2 of 4" in run.output and "| blind_probe | 2 | 2 |" in run.output
+    dsgym.register_suite(probe_suite)  # the filtered suite references its source's files: they load once it is registered
     suite = dsgym.register_suite(out)
     assert suite.name == "probe-t-filtered" and sorted(suite.tasks) == ["never", "once"]
     assert suite.tasks["never"].data_paths()["nums.csv"].is_file()
