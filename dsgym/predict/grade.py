@@ -11,6 +11,7 @@ be graded on this machine at all, e.g. its hidden labels are missing.
 
 from __future__ import annotations
 
+import csv
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -49,24 +50,29 @@ def _grade(task: Task, source: Path | bytes | None) -> Score:
     if source is None:
         return invalid(task, "missing_file", f"no {spec.submission_file} in the working directory "
                                              "when the episode ended")
-    try:
-        table = submission.read_table(source)
-    except submission.SubmissionError as exc:
-        return invalid(task, exc.reason, str(exc))
     if spec.labels_file is None:
+        try:
+            table = submission.read_table(source)
+        except submission.SubmissionError as exc:
+            return invalid(task, exc.reason, str(exc))
         return _grade_on_kaggle(task, table, source if isinstance(source, bytes) else Path(source).read_bytes())
     try:
         metric = metrics.get_metric(task.metric)
     except metrics.UnknownMetricError as exc:
         raise GradingError(f"task {task.env_id}: {exc}") from exc
-    truth = labels(task)
-    targets = spec.target_columns or [c for c in truth.columns if c != spec.id_column]
+    targets = spec.target_columns or [c for c in label_columns(task) if c != spec.id_column]
     numeric = targets if metric.output in ("probability", "value") else []
+    truth, truth_ids = labels_with_ids(task, tuple(numeric))
+    try:
+        table = submission.read_table(source, numeric=numeric)
+    except submission.SubmissionError as exc:
+        return invalid(task, exc.reason, str(exc))
+    order = truth_ids.match(table, spec.id_column)
     problems = submission.check(table, truth, spec.id_column, targets, numeric_columns=numeric,
-                                allow_nan=spec.allow_nan)
+                                allow_nan=spec.allow_nan, order=order)
     if problems:
         return rejected(task, problems)
-    pred, true = submission.align(table, truth, spec.id_column, targets)
+    pred, true = submission.align(table, truth, spec.id_column, targets, order=order)
     try:
         value = metric.compute(true, pred, task.metric_params)
     except metrics.PredictionError as exc:  # well-formed, but values the metric cannot take
@@ -125,7 +131,13 @@ def rejected(task: Task, problems: list[submission.Problem]) -> Score:
                    problems=[{"reason": p.reason, "message": p.message} for p in problems])
 
 
-def labels(task: Task) -> pd.DataFrame:
+def labels(task: Task, numeric: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The hidden labels (``numeric`` columns as float64 where they parse)."""
+    return labels_with_ids(task, numeric)[0]
+
+
+def labels_with_ids(task: Task, numeric: tuple[str, ...] = ()) -> tuple[pd.DataFrame, submission.IdIndex]:
+    """The hidden labels and an index of their ids, both cached for the next grading."""
     spec = task.prediction
     assert spec is not None
     if spec.labels_file is None:
@@ -133,11 +145,24 @@ def labels(task: Task) -> pd.DataFrame:
                            "(official DSPredict tasks are scored by Kaggle: see docs/dspredict.md)")
     path = Path(spec.labels_file)
     try:
-        return _read_labels(path, path.stat().st_mtime_ns, spec.id_column)
+        return _read_labels(path, path.stat().st_mtime_ns, spec.id_column, numeric)
     except FileNotFoundError as exc:
         raise GradingError(f"task {task.env_id}: hidden labels {path} are missing on this machine") from exc
     except submission.SubmissionError as exc:
         raise GradingError(f"task {task.env_id}: hidden labels {path} are unreadable: {exc}") from exc
+
+
+def label_columns(task: Task) -> list[str]:
+    """The hidden labels' header, from their first line: which columns to parse as numbers."""
+    spec = task.prediction
+    assert spec is not None and spec.labels_file is not None
+    try:
+        with open(spec.labels_file, encoding="utf-8-sig", newline="") as handle:
+            return [name.strip() for name in next(csv.reader(handle), [])]
+    except FileNotFoundError as exc:
+        raise GradingError(f"task {task.env_id}: hidden labels {spec.labels_file} are missing on this machine") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise GradingError(f"task {task.env_id}: hidden labels {spec.labels_file} are unreadable: {exc}") from exc
 
 
 def leaderboard(task: Task, *, private: bool = True) -> standing.Leaderboard | None:
@@ -161,12 +186,13 @@ def leaderboard(task: Task, *, private: bool = True) -> standing.Leaderboard | N
         raise GradingError(f"task {task.env_id}: leaderboard entry {key!r} in {path}: {exc}") from exc
 
 
-@lru_cache(maxsize=64)
-def _read_labels(path: Path, mtime_ns: int, id_column: str) -> pd.DataFrame:
-    table = submission.read_table(path)
+@lru_cache(maxsize=8)
+def _read_labels(path: Path, mtime_ns: int, id_column: str,
+                 numeric: tuple[str, ...]) -> tuple[pd.DataFrame, submission.IdIndex]:
+    table = submission.read_table(path, numeric=numeric)
     if id_column not in table.columns:
         raise submission.SubmissionError("missing_id_column", f"no id column {id_column!r}")
-    return table
+    return table, submission.IdIndex(submission.normalize_ids(table[id_column]))
 
 
 @lru_cache(maxsize=16)

@@ -33,11 +33,12 @@ when it cannot check at all (no single sample submission found, unreadable sampl
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,7 @@ DEFAULT_DATA_DIR = "/data"
 EXAMPLES = 5
 _INT_AS_DECIMAL = r"^([+-]?[0-9]+)\.0*$"
 _COMPRESSED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"PAR1": "parquet"}
+MISSING_NUMBERS = ["", "nan", "NaN", "NAN", "Nan"]  # other spellings of nan take the (slower) text path
 
 
 class SubmissionError(ValueError):
@@ -79,30 +81,25 @@ def _examples(values) -> str:
 
 # ----- reading ------------------------------------------------------------------------------------
 
-def _read_bytes(source: str | Path | bytes, max_bytes: int) -> bytes:
-    if isinstance(source, bytes):
-        data = source
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise SubmissionError("missing_file", f"no file at {path}")
-        if not path.is_file():
-            raise SubmissionError("unreadable", f"{path} is not a file")
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
+def _read_bytes(source: bytes, max_bytes: int) -> bytes:
+    if len(source) > max_bytes:
         raise SubmissionError("too_large", f"the file is larger than the {max_bytes:,}-byte limit")
-    return data
+    return source
+
+
+def _check_start(start: bytes, whole: bool) -> None:
+    """Refuse what is plainly not a CSV from its first bytes (``whole``: they are the whole file)."""
+    if whole and not start.strip():
+        raise SubmissionError("unreadable", "the file is empty")
+    for magic, kind in _COMPRESSED.items():
+        if start.startswith(magic):
+            raise SubmissionError("unreadable", f"the file is {kind} data, not a CSV; write a plain CSV")
+    if b"\x00" in start[:65536]:
+        raise SubmissionError("unreadable", "the file holds binary data (NUL bytes), not a CSV")
 
 
 def _decode(data: bytes) -> str:
-    if not data.strip():
-        raise SubmissionError("unreadable", "the file is empty")
-    for magic, kind in _COMPRESSED.items():
-        if data.startswith(magic):
-            raise SubmissionError("unreadable", f"the file is {kind} data, not a CSV; write a plain CSV")
-    if b"\x00" in data[:65536]:
-        raise SubmissionError("unreadable", "the file holds binary data (NUL bytes), not a CSV")
+    _check_start(data, whole=True)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -110,15 +107,19 @@ def _decode(data: bytes) -> str:
                                             f"offset {exc.start}); write it as UTF-8") from None
 
 
-def read_table(source: str | Path | bytes, *, max_bytes: int = 256 << 20) -> pd.DataFrame:
-    """A CSV file (path or bytes) as a frame of ``str`` cells (object dtype) under its header; missing cells are NaN."""
-    text = _decode(_read_bytes(source, max_bytes))
+def _parse(source: str | io.StringIO | Path, **options) -> pd.DataFrame:
     try:
-        raw = pd.read_csv(io.StringIO(text), header=None, dtype=object, keep_default_na=False, na_values=[""])
+        return pd.read_csv(source, encoding="utf-8-sig", keep_default_na=False, **options)
     except pd.errors.EmptyDataError:
         raise SubmissionError("unreadable", "the file has no header and no rows") from None
+    except UnicodeDecodeError as exc:
+        raise SubmissionError("unreadable", f"the file is not UTF-8 text (byte {exc.object[exc.start]:#04x}); "
+                                            "write it as UTF-8") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise SubmissionError("unreadable", f"not a valid CSV: {str(exc).strip()}") from None
+
+
+def _as_text(raw: pd.DataFrame) -> pd.DataFrame:
     # header=None keeps repeated header names (pandas would rename them), so check can report them
     header = ["" if pd.isna(name) else str(name).strip() for name in raw.iloc[0]]
     frame = raw.iloc[1:].reset_index(drop=True)
@@ -126,12 +127,70 @@ def read_table(source: str | Path | bytes, *, max_bytes: int = 256 << 20) -> pd.
     return frame
 
 
+def _typed(path: Path, start: bytes, numeric: Collection[str]) -> pd.DataFrame | None:
+    """The file with ``numeric`` columns parsed as float64 by the CSV parser itself, or None when a
+    cell is not a plain number (or the header is odd): then the text reading and its checks apply."""
+    try:
+        first = start.decode("utf-8-sig").splitlines()[0] if b"\n" in start else None
+    except UnicodeDecodeError:
+        return None
+    if first is None:
+        return None
+    header = [name.strip() for name in next(csv.reader([first]))]
+    if len(set(header)) != len(header) or not set(numeric) & set(header):
+        return None
+    positions = {i: "float64" for i, name in enumerate(header) if name in numeric}
+    missing = {i: MISSING_NUMBERS if i in positions else [""] for i in range(len(header))}
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", header=None, skiprows=1, keep_default_na=False,
+                            na_values=missing, dtype={i: positions.get(i, object) for i in range(len(header))})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError):
+        return None
+    if frame.shape[1] != len(header):
+        return None
+    frame.columns = header
+    return frame
+
+
+def read_table(source: str | Path | bytes, *, max_bytes: int = 256 << 20,
+               numeric: Collection[str] = ()) -> pd.DataFrame:
+    """A CSV file (path or bytes) as a frame of ``str`` cells (object dtype) under its header; missing cells are NaN.
+
+    A file given by path is parsed straight from disk (no copy of its text in memory), and the
+    columns named in ``numeric`` come out as float64 when every cell in them is a plain number
+    or missing: a large submission is not held as millions of Python strings.
+    """
+    if isinstance(source, bytes):
+        return _as_text(_parse(io.StringIO(_decode(_read_bytes(source, max_bytes))), header=None, dtype=object,
+                               na_values=[""]))
+    path = Path(source)
+    if not path.exists():
+        raise SubmissionError("missing_file", f"no file at {path}")
+    if not path.is_file():
+        raise SubmissionError("unreadable", f"{path} is not a file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise SubmissionError("too_large", f"the file is larger than the {max_bytes:,}-byte limit")
+    with path.open("rb") as handle:
+        start = handle.read(1 << 16)
+    _check_start(start, whole=size <= len(start))
+    if numeric and (frame := _typed(path, start, numeric)) is not None:
+        return frame
+    return _as_text(_parse(path, header=None, dtype=object, na_values=[""]))
+
+
 # ----- cells --------------------------------------------------------------------------------------
 
 def normalize_ids(ids: pd.Series) -> pd.Series:
     """Ids as comparable text (the module docstring's rule), object dtype (fast to hash); a missing id is ""."""
-    text = ids.astype(object).where(ids.notna(), "").astype(str).str.strip()
-    return text.str.replace(_INT_AS_DECIMAL, r"\1", regex=True).astype(object)
+    text = ids.astype(object)
+    if text.isna().any():
+        text = text.where(text.notna(), "")
+    text = text.astype(str).str.strip()
+    decimal = text.str.contains(".", regex=False).to_numpy(dtype=bool)  # the regex only where it can apply
+    if decimal.any():
+        text[decimal] = text[decimal].str.replace(_INT_AS_DECIMAL, r"\1", regex=True)
+    return text.astype(object)
 
 
 def _cells(series: pd.Series) -> pd.Series:
@@ -140,15 +199,24 @@ def _cells(series: pd.Series) -> pd.Series:
 
 def missing_mask(series: pd.Series) -> np.ndarray:
     """Empty cells and NaN, literal "nan" included."""
+    if _is_float(series):
+        return np.isnan(series.to_numpy())
     cells = _cells(series)
     return (cells.isna() | cells.map(lambda v: isinstance(v, str) and v.lower() in ("", "nan"))).to_numpy()
 
 
 def parse_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(values as floats, NaN where missing or not a number; the missing mask; the not-a-number mask)."""
+    if _is_float(series):  # parsed by read_table(numeric=...): every cell was a number or missing
+        values = series.to_numpy()
+        return values, np.isnan(values), np.zeros(len(values), dtype=bool)
     values = pd.to_numeric(_cells(series), errors="coerce").to_numpy(dtype=float)
     missing = missing_mask(series)
     return values, missing, np.isnan(values) & ~missing
+
+
+def _is_float(series: pd.Series) -> bool:
+    return series.dtype == np.float64
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -158,8 +226,12 @@ def _is_numeric(series: pd.Series) -> bool:
 
 # ----- checking -----------------------------------------------------------------------------------
 
-def _targets(reference: pd.DataFrame, id_column: str, target_columns: list[str] | None) -> list[str]:
-    """The target columns, after checking the reference itself (a bad reference is a task bug: it raises)."""
+def _targets(reference: pd.DataFrame, id_column: str, target_columns: list[str] | None,
+             unique_ids: bool = False) -> list[str]:
+    """The target columns, after checking the reference itself (a bad reference is a task bug: it raises).
+
+    ``unique_ids``: the caller already knows the reference's ids are unique (``IdIndex.match`` succeeded).
+    """
     columns = list(reference.columns)
     if len(set(columns)) != len(columns):
         raise ValueError(f"the reference repeats column names: {columns}")
@@ -169,7 +241,7 @@ def _targets(reference: pd.DataFrame, id_column: str, target_columns: list[str] 
     absent = [c for c in targets if c not in columns or c == id_column]
     if absent or not targets:
         raise ValueError(f"target columns {targets} must be non-id columns of the reference {columns}")
-    if normalize_ids(reference[id_column]).duplicated().any():
+    if not unique_ids and normalize_ids(reference[id_column]).duplicated().any():
         raise ValueError(f"the reference repeats ids in {id_column!r}")
     return targets
 
@@ -243,15 +315,50 @@ def _value_problems(submission: pd.DataFrame, column: str, numeric: bool, allow_
     return problems
 
 
+class IdIndex:
+    """A reference's ids (through ``normalize_ids``), sorted by a 64-bit hash once, so that a
+    submission holding exactly those ids is matched in time linear in its rows up to one sort
+    of integers; hashing millions of strings into a table is several times slower.  The ids
+    themselves are compared after the hashes, so a collision only costs the full checks."""
+
+    def __init__(self, wanted: pd.Series):
+        self.ids = wanted.to_numpy(dtype=object)
+        self.hashes = pd.util.hash_array(self.ids, categorize=False)
+        self.order = np.argsort(self.hashes)
+        self.sorted = self.hashes[self.order]
+        self.sorted_ids = self.ids[self.order]
+        self.unique = not (np.diff(self.sorted) == 0).any()
+
+    def match(self, submission: pd.DataFrame, id_column: str) -> np.ndarray | None:
+        """Where each wanted id sits in ``submission``, if it holds exactly the wanted ids, each once,
+        in any order (as written: no normalizing needed); else None, and the full checks say what is wrong."""
+        if (not self.unique or len(submission) != len(self.ids)
+                or Counter(str(c) for c in submission.columns)[id_column] != 1):
+            return None
+        mine = submission[id_column].to_numpy(dtype=object)
+        try:
+            hashes = pd.util.hash_array(mine, categorize=False)
+        except TypeError:
+            return None
+        order = np.argsort(hashes)
+        if not np.array_equal(hashes[order], self.sorted) or not (mine[order] == self.sorted_ids).all():
+            return None
+        positions = np.empty(len(mine), dtype=np.intp)
+        positions[self.order] = order
+        return positions
+
+
 def check(submission: pd.DataFrame, reference: pd.DataFrame, id_column: str, target_columns: list[str] | None = None,
-          *, numeric_columns: list[str] | None = None, allow_nan: bool = False) -> list[Problem]:
+          *, numeric_columns: list[str] | None = None, allow_nan: bool = False,
+          order: np.ndarray | None = None) -> list[Problem]:
     """Every format problem of ``submission`` against ``reference`` (the same id and target columns).
 
     ``target_columns`` defaults to every reference column but the id; ``numeric_columns``
     to the targets whose reference values are all numbers.  Raises ``ValueError`` when
     the reference itself is unusable (no such id column, repeated ids or names).
+    ``order`` is ``IdIndex.match``'s answer: the ids are known to match, so they are not checked again.
     """
-    targets = _targets(reference, id_column, target_columns)
+    targets = _targets(reference, id_column, target_columns, unique_ids=order is not None)
     if numeric_columns is None:
         numeric = {c for c in targets if _is_numeric(reference[c])}
     elif set(numeric_columns) <= set(targets):
@@ -259,12 +366,12 @@ def check(submission: pd.DataFrame, reference: pd.DataFrame, id_column: str, tar
     else:
         raise ValueError(f"numeric columns {sorted(set(numeric_columns) - set(targets))} are not target columns")
     problems = _column_problems(submission, id_column, targets)
-    if len(submission) != len(reference):
+    if order is None and len(submission) != len(reference):
         problems.append(Problem("row_count", f"the submission has {len(submission)} rows; expected "
                                              f"{len(reference)}, one per id"))
     columns = Counter(str(c) for c in submission.columns)
     id_usable = columns[id_column] == 1
-    if id_usable:
+    if id_usable and order is None:
         problems += _id_problems(submission, reference, id_column)
     at = _locator(submission, id_column, id_usable)
     for column in targets:
@@ -274,19 +381,21 @@ def check(submission: pd.DataFrame, reference: pd.DataFrame, id_column: str, tar
 
 
 def align(submission: pd.DataFrame, reference: pd.DataFrame, id_column: str,
-          target_columns: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+          target_columns: list[str] | None = None, *, order: np.ndarray | None = None
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(submission, reference) target columns with rows in the reference's id order, index 0..n-1.
 
     Raises ``SubmissionError`` (the first blocking problem's reason, every message) when
     the columns or ids do not match one to one; extra columns are dropped, values unchecked.
     """
-    targets = _targets(reference, id_column, target_columns)
+    targets = _targets(reference, id_column, target_columns, unique_ids=order is not None)
     problems = [p for p in _column_problems(submission, id_column, targets) if p.reason != "extra_columns"]
-    if not problems:
+    if not problems and order is None:
         problems = _id_problems(submission, reference, id_column)
     if problems:
         raise SubmissionError(problems[0].reason, "; ".join(p.message for p in problems))
-    order = pd.Index(normalize_ids(submission[id_column])).get_indexer(normalize_ids(reference[id_column]))
+    if order is None:
+        order = pd.Index(normalize_ids(submission[id_column])).get_indexer(normalize_ids(reference[id_column]))
     return (submission.iloc[order][targets].reset_index(drop=True),
             reference[targets].reset_index(drop=True))
 
