@@ -146,13 +146,11 @@ def tasks_list(
                                   "metric": task.metric, "data_files": task.data_files}) + "\n")
         return
     if not suite:
-        from dsgym.fetching import read_state, unfetched
+        from dsgym.fetching import unfetched
 
         table = Table("suite", "tasks", "version", "description")
-        commit = read_state().get("commit", "")
         for s in chosen:
-            version = f"{s.version} ({commit[:12]})" if s.version == "official" and commit else s.version
-            table.add_row(s.name, str(len(s.tasks)), version, s.description)
+            table.add_row(s.name, str(len(s.tasks)), s.version, s.description)
         for name, hint in unfetched(set(dsgym.suites())).items():
             table.add_row(name, "-", "not fetched", hint)
     elif len(chosen[0].tasks) > TABLE_ROWS:  # a table measures every cell first: minutes for 100,000 rows

@@ -131,7 +131,8 @@ def fetched_suites(base: str | os.PathLike[str] | None = None) -> list[Suite]:
     """The suites a finished fetch recorded, loaded from the cache (plus ``dsgym-tasks`` when all five are)."""
     from dsgym.loaders.official import load_suite
 
-    names = [name for name in read_state(base)["suites"] if name in FORMATS]
+    state = read_state(base)
+    names = [name for name in state["suites"] if name in FORMATS]
     suites = []
     for name in names:
         try:
@@ -140,6 +141,8 @@ def fetched_suites(base: str | os.PathLike[str] | None = None) -> list[Suite]:
             suites.append(Suite(name=name, root=release_root(base), version="official", errors=[str(exc)]))
     if all(name in names for name in ANALYSIS_SUITES):
         suites.append(load_suite(UNION, release_root(base)))
+    for suite in suites:  # the release commit they came from, as `dsgym tasks list` shows it
+        suite.version = f"official@{state.get('commit', '')[:12]}"
     return suites
 
 

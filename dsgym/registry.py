@@ -86,9 +86,18 @@ def _ensure_loaded() -> None:
                 register_suite(folder)
             except TaskFileError as exc:
                 log.warning("skipping suite: %s", exc)
+        _register_fetched()
         if data_dir := os.environ.get("DSGYM_DATA_DIR"):
-            register_official(Path(data_dir))
+            register_official(Path(data_dir))  # after the fetched ones: DSGYM_DATA_DIR wins where both have a suite
         _loaded = True
+
+
+def _register_fetched() -> None:
+    """The official suites ``dsgym fetch`` put in the user cache (only those its record lists as complete)."""
+    from dsgym.fetching import fetched_suites
+
+    for suite in fetched_suites():
+        add_suite(suite)
 
 
 class LazyRegistry(dict):
@@ -231,8 +240,37 @@ def suites() -> dict[str, Suite]:
 def get_suite(name: str) -> Suite:
     known = suites()
     if name not in known:
+        from dsgym.fetching import official_names
+
+        if name in official_names():
+            return _fetch_official(name)
         raise UnknownEnvError(_unknown("suite", name, list(known)))
     return known[name]
+
+
+def _fetch_official(name: str) -> Suite:
+    """An official suite that is not here yet: fetch it (unless offline), or say both ways to get it."""
+    from dsgym.fetching import FetchError, fetch, fetched_suites, offline
+
+    if offline():
+        why = "offline mode is on (DSGYM_OFFLINE or HF_HUB_OFFLINE), so it was not fetched"
+    else:
+        try:
+            fetch(name)
+        except FetchError as exc:
+            why = f"fetching it failed: {exc}"
+        else:
+            with _lock, _gc_paused():
+                for suite in fetched_suites():
+                    if suite.name not in _suites or suite.name == name:
+                        add_suite(suite)
+            if name in _suites:
+                return _suites[name]
+            why = "the fetch finished but the suite did not load"
+    raise UnknownEnvError(
+        f"{name!r} is an official DSGym suite that is not on this machine; {why}. Get it with "
+        f"`dsgym fetch {name}` (--from or DSGYM_OFFICIAL_URL name a mirror or a local clone of the release), "
+        f"or set DSGYM_DATA_DIR to a copy of the release's data/ folder.")
 
 
 def get_task(suite: str, task_id: str) -> Task:
