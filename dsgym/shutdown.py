@@ -46,6 +46,11 @@ def install() -> None:
         signal.signal(sig, _on_signal)
 
 
+def received() -> Terminated | None:
+    """The stop signal that arrived (for code that swallows the exception, such as ``uvicorn.run``)."""
+    return None if _received is None else Terminated(_received)
+
+
 def exit_code(exc: BaseException) -> int:
     """128 + the signal that stopped the command (SIGINT for a plain KeyboardInterrupt)."""
     return 128 + int(getattr(exc, "signum", signal.SIGINT))

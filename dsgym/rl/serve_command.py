@@ -14,6 +14,7 @@ missing extra, no Docker daemon or image.
 from __future__ import annotations
 
 import os
+import signal
 import secrets
 from typing import Optional
 
@@ -83,14 +84,22 @@ def serve_command(
                   highlight=False, soft_wrap=True)
     else:
         err.print(f"token: the one given (--token or ${TOKEN_ENV})", highlight=False)
-    try:  # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises them again for us
-        uvicorn.run(app, host=host, port=port, log_level="warning", ws_ping_interval=20, ws_ping_timeout=20)
-    except KeyboardInterrupt as exc:  # also SIGHUP (dsgym.shutdown)
-        from dsgym.sandbox import docker as docker_sandbox
+    # uvicorn shuts down gracefully on SIGINT and SIGTERM, raises them again, and swallows the
+    # KeyboardInterrupt that dsgym.shutdown makes of them; SIGHUP is turned into its SIGTERM
+    hangup: list[int] = []
 
-        docker_sandbox.close_all()  # the sessions' sandboxes, also if the app's shutdown did not run
-        err.print(f"{shutdown.cause(exc)}: stopped serving; the sessions' sandboxes were removed", highlight=False)
-        raise typer.Exit(shutdown.exit_code(exc)) from None
+    def on_hangup(signum, frame) -> None:
+        hangup.append(signum)
+        signal.raise_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGHUP, on_hangup)
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_ping_interval=20, ws_ping_timeout=20)
+    stopped = shutdown.Terminated(hangup[0]) if hangup else shutdown.received()
+    if stopped is not None:
+        shutdown.remove_sandboxes()  # the sessions' sandboxes, also if the app's shutdown did not run
+        err.print(f"{shutdown.cause(stopped)}: stopped serving; the sessions' sandboxes were removed",
+                  highlight=False)
+        raise typer.Exit(shutdown.exit_code(stopped))
 
 
 def fail(message: str) -> None:
