@@ -45,8 +45,9 @@ if the newest turn alone is still too large, its observation is cut further.
 Caching.  Replies are cached on disk only where asked: an agent built by
 ``dsgym eval`` caches in its run folder's ``llm-cache/`` (or in the cache shared
 across runs on purpose with ``--llm-cache DIR``); a bare agent caches in
-``cache_dir`` or ``$DSGYM_LLM_CACHE_DIR`` if given, else nowhere.  The cache keys each request by endpoint, model, messages,
-sampling parameters and the episode's *sample index*.  The index makes k samples
+``cache_dir`` or ``$DSGYM_LLM_CACHE_DIR`` if given, else nowhere.  The cache keys
+each request by endpoint, model, messages, sampling parameters and the episode's
+*sample index*.  The index makes k samples
 of one task distinct (sample i never reuses sample j's replies, even at
 temperature 0), while re-running or resuming sample i replays it from the cache
 (exactly, as long as the code produces the same observations).  Set it with the
@@ -57,9 +58,10 @@ a task played by this agent instance is sample n (0, 1, ...), so runners that
 build one agent per episode must set it.  With ``seed`` the API also gets
 ``seed + sample_index``, for servers that honour it.  ``cache=False`` turns the
 cache off.  Replies served from the cache cost nothing and are not added to
-``usage`` (``stats.cache_hits`` counts them; each turn's ``last_reply.cached`` says so).  The host path of saved figures
-is dropped from observations before the model sees them: the model cannot open
-it, and its random episode id would make every re-run miss the cache.
+``usage`` (``stats.cache_hits`` counts them; ``last_reply.cached`` marks each).
+The host path of saved figures is dropped from observations before the model
+sees them: the model cannot open it, and its random episode id would make every
+re-run miss the cache.
 
 What the model sees besides the env's text: each observation is headed
 ``Result of turn i of N:``, and short ``[note]`` lines say when a reply held

@@ -65,9 +65,10 @@ def synth_command(
     address: Optional[str] = typer.Option(None, help="Ray cluster: auto, ray://host:10001, or none for a local Ray."),
     ray_cpus: float = typer.Option(1.0, help="CPUs Ray reserves per sandbox task."),
     llm_concurrency: int = typer.Option(8, help="Question-generation and probe requests in flight at once."),
-    llm_cache: Optional[str] = typer.Option(None, "--llm-cache", "--cache-dir", help="A cache of model replies shared across "
-                                            "runs: a folder, or 'shared' for the user cache's (default: "
-                                            "<out>/llm-cache, this folder's own; env DSGYM_LLM_CACHE_DIR)."),
+    llm_cache: Optional[str] = typer.Option(None, "--llm-cache", "--cache-dir", help="A cache of model replies "
+                                            "shared across runs: a folder, or 'shared' for the user cache's "
+                                            "(default: <out>/llm-cache, this folder's own; env "
+                                            "DSGYM_LLM_CACHE_DIR)."),
 ) -> None:
     """Turn datasets into execution-verified SFT trajectories (profile, generate, roll out, verify, filter, export)."""
     from dsgym import shutdown

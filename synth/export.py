@@ -6,8 +6,9 @@
 is the chat the model saw, rebuilt from the rollout's episode record (the same
 record ``dsgym eval`` writes, whose turns keep each whole reply): system prompt,
 task prompt, then its replies (``assistant``, reasoning and action) and the
-environment's observations (``user``, or ``tool`` with ``observation_role="tool"``).  Everything is written to a temporary folder and
-renamed into place, so an interrupted export never leaves half a dataset.
+environment's observations (``user``, or ``tool`` with ``observation_role="tool"``).
+Everything is written to a temporary folder and renamed into place, so an
+interrupted export never leaves half a dataset.
 
 ``<out>/suite/`` (``export_suite``; ``suite-<image>/`` per sandbox image when the
 sources need several) is a suite folder ``dsgym.make`` can load: the kept tasks

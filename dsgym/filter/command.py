@@ -56,9 +56,10 @@ def filter_command(
     write_blind_prompts: Optional[Path] = typer.Option(
         None, "--write-blind-prompts", help="Write the blind probe's prompt for every answer task to this JSONL "
                                             "file (task, system, prompt, prompt_sha256) and exit."),
-    llm_cache: Optional[str] = typer.Option(None, "--llm-cache", "--cache-dir", help="A cache of model replies shared across "
-                                            "runs: a folder, or 'shared' for the user cache's (default: "
-                                            "<out>/llm-cache, this folder's own; env DSGYM_LLM_CACHE_DIR)."),
+    llm_cache: Optional[str] = typer.Option(None, "--llm-cache", "--cache-dir", help="A cache of model replies "
+                                            "shared across runs: a folder, or 'shared' for the user cache's "
+                                            "(default: <out>/llm-cache, this folder's own; env "
+                                            "DSGYM_LLM_CACHE_DIR)."),
 ) -> None:
     """Drop tasks answerable without their data (blind probe, data grounding) or broken (quality checks)."""
     from dsgym import shutdown
