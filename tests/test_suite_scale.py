@@ -59,6 +59,24 @@ print(json.dumps({{"at_import": at_import, "read_later": sorted(set(opened)), "t
     assert (seen["task"], seen["answer"], seen["spec"]) == ("task-19999", 6 + 19999, f"{name}/task-19999")
     assert seen["listed"] and seen["prefixed"] == "task-00000" and seen["suite_tasks"] == 20_000
 
+    help_code = f"""
+import sys
+opened = []
+sys.addaudithook(lambda event, args: event == "open" and isinstance(args[0], str)
+                 and args[0].startswith({str(folder)!r}) and opened.append(args[0]))
+sys.argv = ["dsgym", "--help"]
+from dsgym.cli import app
+try:
+    app()
+except SystemExit:
+    pass
+print(opened)
+"""
+    shown = subprocess.run([sys.executable, "-c", help_code], capture_output=True, text=True, timeout=300, cwd=REPO,
+                           env={**os.environ, "DSGYM_SUITES": str(folder)})
+    assert shown.returncode == 0 and "Usage" in shown.stdout, shown.stderr[-2000:]
+    assert shown.stdout.strip().splitlines()[-1] == "[]", "dsgym --help read the suite"
+
 
 def test_a_large_suite_lists_one_line_per_task(tmp_path):
     name = f"list-{uuid.uuid4().hex[:6]}"
