@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dsgym import registry, report, runner
+from dsgym import registry, report
 from dsgym.agents import ReActAgent
 from dsgym.synth import export
 from dsgym.view import build_site
