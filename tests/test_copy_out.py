@@ -12,6 +12,7 @@ import pytest
 import dsgym
 from dsgym.sandbox.base import CopyOutError, Limits
 from dsgym.sandbox.docker import DockerSandbox
+from dsgym.sandbox.local import LocalSandbox, NotIsolatedWarning
 from dsgym.sandbox.transfer import copy_file, open_root
 from tests.helpers import python
 from tests.predict_suite import write_prediction_suite
@@ -140,3 +141,33 @@ def test_a_submission_growing_past_the_cap_is_invalid_with_the_reason(docker_ima
     assert breakdown["valid"] is False and breakdown["reason"] == "too_large", breakdown
     assert "limit" in breakdown["message"] and "submission" not in info
     assert not artifacts.exists() or not any(Path(artifacts).rglob("*submission*"))
+
+
+def test_the_local_sandbox_copies_out_the_same_way_and_freezes_its_processes(tmp_path):
+    with pytest.warns(NotIsolatedWarning):
+        sandbox = LocalSandbox()
+    sandbox.start()
+    try:
+        workspace = sandbox.workdir
+        sandbox.execute(f"open({workspace!r} + '/out.csv', 'w').write('id,y\\n1,2\\n')\n"
+                        f"import os; os.symlink('/etc/hostname', {workspace!r} + '/link.csv')", 30)
+        sandbox.freeze()
+        assert _stopped(sandbox.proc.pid)
+        assert sandbox.copy_out(f"{workspace}/out.csv", tmp_path / "out.csv", max_bytes=MB) == 9
+        assert (tmp_path / "out.csv").read_text() == "id,y\n1,2\n"
+        for path in (f"{workspace}/link.csv", "/etc/hostname"):
+            with pytest.raises(CopyOutError) as raised:
+                sandbox.copy_out(path, tmp_path / "refused", max_bytes=MB)
+            assert raised.value.reason == "not_a_file"
+    finally:
+        sandbox.close()
+    assert sandbox.proc.poll() is not None
+
+
+def _stopped(pid: int) -> bool:
+    for _ in range(100):
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().rpartition(")")[2].split()[0] == "T":
+                return True
+        time.sleep(0.02)
+    return False
