@@ -212,17 +212,16 @@ def _register_with_gymnasium(suite: Suite) -> None:
         # Step info carries wall-clock timings and agents' code may be random, so transitions
         # are declared nondeterministic; seeded resets are deterministic (same task, same prompt).
         specs = {env_id: EnvSpec(env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT,
-                                 kwargs=kwargs, nondeterministic=True, disable_env_checker=True)
+                                 kwargs=kwargs, nondeterministic=True)
                  for env_id, kwargs in ids}
     except gymnasium.error.Error as exc:
         raise TaskFileError(f"suite {suite.name!r}: {exc}") from exc
     registry = gym_registration.registry
     replaced = set(_gym_ids.get(suite.name, ()))
-    names: dict[tuple[str | None, str], set[bool]] = {}
-    for spec in [*specs.values(), *(s for i, s in dict.items(registry) if i not in replaced and i not in specs
-                                     and s.namespace in (suite.name, "dsgym"))]:
-        names.setdefault((spec.namespace, spec.name), set()).add(spec.version is None)
-    if clashes := sorted(f"{ns}/{name}" for (ns, name), kinds in names.items() if len(kinds) > 1):
+    others = [s for i, s in dict.items(registry) if s.namespace in (suite.name, "dsgym") and i not in replaced]
+    versioned = {(s.namespace, s.name) for s in [*specs.values(), *others] if s.version is not None}
+    plain = {(s.namespace, s.name) for s in [*specs.values(), *others] if s.version is None}
+    if clashes := sorted(f"{ns}/{name}" for ns, name in versioned & plain):
         raise TaskFileError(f"suite {suite.name!r}: these ids exist both with and without a -v<N> suffix, which "
                             f"Gymnasium cannot tell apart: {', '.join(clashes[:10])}")
     for env_id in replaced:

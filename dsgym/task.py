@@ -205,7 +205,7 @@ def load_manifest(path: Path, sources: Mapping[str, Suite] | None = None) -> Sui
         hint = f" (a filtered suite may use its source's folder: register suite {source!r} first)" if source else ""
         suite.errors.append(f"{manifest}: {exc}; no task loaded{hint}")
         return suite
-    files = _FileChecks(roots, data_root)
+    files = _FileChecks(root, roots, data_root)
     for where, index, entry in entries:
         label = entry.get("id", f"#{index}") if isinstance(entry, dict) else f"#{index}"
         try:
@@ -266,18 +266,25 @@ def _allowed_roots(raw: dict[str, Any], root: Path, sources: Mapping[str, Suite]
 class _FileChecks:
     """Where a manifest's files may be (resolved folders), with the checks its tasks share.
 
-    Solutions are cached by real path: a large generated suite often shares a few of them.
+    Solutions are cached by the name the manifest gives (a large generated suite often shares
+    a few of them) and by real path.
     """
 
-    def __init__(self, roots: list[Path], data_root: Path) -> None:
+    def __init__(self, root: Path, roots: list[Path], data_root: Path) -> None:
+        self.root = str(root)
         self.files = Resolver(roots)
         self.data = Resolver([real(data_root)])
+        self._named: dict[str, str] = {}
         self._solutions: dict[str, str] = {}
 
-    def solution(self, path: str) -> str:
+    def solution(self, name: str) -> str:
+        if (text := self._named.get(name)) is not None:
+            return text
+        path = os.path.join(self.root, name)
         resolved = self.files.contained(path, "solution_file")
         if (text := self._solutions.get(resolved)) is None:
             text = self._solutions[resolved] = read_text(Path(path), resolved, SOLUTION_LIMIT, "solution_file")
+        self._named[name] = text
         return text
 
     def host_file(self, path: Path, what: str) -> Path:
@@ -296,7 +303,7 @@ def _task_from_entry(entry: Any, suite: str, root: Path, data_root: Path, files:
     if solution_file := entry.pop("solution_file", None):
         if not isinstance(solution_file, str):
             raise TaskFileError("solution_file: expected a path relative to the suite folder")
-        entry["solution"] = files.solution(os.path.join(root, solution_file))
+        entry["solution"] = files.solution(solution_file)
     if isinstance(spec := entry.get("prediction"), dict):
         spec = dict(spec)
         for key in HOST_FILES:
