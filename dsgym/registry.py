@@ -76,19 +76,20 @@ def _gc_paused() -> Iterator[None]:
 def _ensure_loaded() -> None:
     """Read the embedded and configured suites, once, on first need."""
     global _loading, _loaded
-    with _lock, _gc_paused():
+    with _lock:
         if _loading:
             return
         _loading = True
-        extra = [Path(p) for p in os.environ.get("DSGYM_SUITES", "").split(os.pathsep) if p]
-        for folder in [*embedded_suite_dirs(), *extra]:
-            try:
-                register_suite(folder)
-            except TaskFileError as exc:
-                log.warning("skipping suite: %s", exc)
-        _register_fetched()
-        if data_dir := os.environ.get("DSGYM_DATA_DIR"):
-            register_official(Path(data_dir))  # after the fetched ones: DSGYM_DATA_DIR wins where both have a suite
+        with _gc_paused():
+            extra = [Path(p) for p in os.environ.get("DSGYM_SUITES", "").split(os.pathsep) if p]
+            for folder in [*embedded_suite_dirs(), *extra]:
+                try:
+                    register_suite(folder)
+                except TaskFileError as exc:
+                    log.warning("skipping suite: %s", exc)
+            _register_fetched()
+            if data_dir := os.environ.get("DSGYM_DATA_DIR"):
+                register_official(Path(data_dir))  # after the fetched ones: DSGYM_DATA_DIR wins where both have a suite
         _loaded = True
 
 
