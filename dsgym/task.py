@@ -127,7 +127,8 @@ class Task(BaseModel):
         out of it), so nothing outside it is staged into a sandbox or copied by the filter.
         """
         root = [real(self.data_root)]
-        return {name: contained(self.data_root / name, root, f"task {self.env_id}: data file") for name in self.data_files}
+        what = f"task {self.env_id}: data file"
+        return {name: contained(self.data_root / name, root, what) for name in self.data_files}
 
     def unsafe_data(self) -> list[str]:
         """Why the task's data would be refused when staged (a link out of the data folder, in a data

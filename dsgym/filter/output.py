@@ -119,7 +119,8 @@ def manifest_tasks(suite: Suite, kept: list[Task], out_dir: Path, copy_data: boo
             try:
                 _copy_data(task, out_dir / "data", placed)
             except UnsafePathError as exc:  # a link out of the suite's data folder is never followed
-                raise FilterError(f"task {task.env_id}: {exc}; nothing outside a suite's data folder is copied") from exc
+                raise FilterError(f"task {task.env_id}: {exc}; nothing outside a suite's data folder is "
+                                  "copied") from exc
         return "data", entries
     roots = sorted({os.path.normpath(task.data_root.absolute()) for task in suite.tasks.values()})
     if len(roots) > 1:

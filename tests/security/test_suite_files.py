@@ -30,7 +30,7 @@ DSGYM = str(Path(sys.executable).with_name("dsgym"))
 def host_secret(tmp_path):
     """A host 'credentials' file outside every suite folder, on another filesystem where there is one."""
     shm = Path("/dev/shm")
-    folder = Path(os.environ.get("DSGYM_TEST_SECRET_DIR", shm if shm.is_dir() else tmp_path)) / f"creds-{uuid.uuid4().hex}"
+    folder = (shm if shm.is_dir() else tmp_path) / f"creds-{uuid.uuid4().hex}"
     folder.mkdir()
     secret = folder / "credentials"
     token = f"host-secret-{uuid.uuid4().hex}"
