@@ -16,6 +16,7 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 SOLUTION_LIMIT = 1 << 20  # a reference solution is code, not data
 HOST_FILE_LIMIT = 1 << 30  # hidden labels, leaderboards, sample submissions: read whole on the host
@@ -77,15 +78,24 @@ def check_regular(path: Path, limit: int | None, what: str) -> None:
     _check_stat(info, path, limit, what)
 
 
-def read_text(path: Path, resolved: str, limit: int, what: str) -> str:
-    """The text of a host file the suite names (``resolved``: its checked real path), at most ``limit`` bytes.
+def open_regular(path: Path, resolved: str | Path, limit: int, what: str) -> BinaryIO:
+    """``resolved`` (the checked real path of ``path``) opened for reading, if a regular file of at most ``limit`` bytes.
 
     The file is opened without blocking and checked on the open descriptor, so a FIFO or a
     device swapped in after a check is refused too.
     """
-    fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK)
-    with open(fd, "rb") as handle:
-        _check_stat(os.fstat(fd), path, limit, what)
+    handle = open(os.open(resolved, os.O_RDONLY | os.O_NONBLOCK), "rb")
+    try:
+        _check_stat(os.fstat(handle.fileno()), path, limit, what)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def read_text(path: Path, resolved: str, limit: int, what: str) -> str:
+    """The text of a host file the suite names (``resolved``: its checked real path), at most ``limit`` bytes."""
+    with open_regular(path, resolved, limit, what) as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise UnsafePathError(f"{what} {path} is larger than {limit} bytes")

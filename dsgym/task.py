@@ -35,7 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dsgym.suite_files import (HOST_FILE_LIMIT, SOLUTION_LIMIT, Resolver, UnsafePathError, check_regular, contained,
-                               read_text, real, walk_files)
+                               open_regular, read_text, real, walk_files)
 
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 HOST_FILES = ("labels_file", "leaderboard_file")  # prediction files a manifest names relative to its folder
@@ -179,18 +179,22 @@ def load_manifest(path: Path, sources: Mapping[str, Suite] | None = None) -> Sui
     manifest = path / "manifest.json" if path.is_dir() else path
     root = manifest.parent
     try:
-        raw = json.loads(manifest.read_text())
+        raw = json.loads(read_text(manifest, str(real(manifest)), HOST_FILE_LIMIT, "suite manifest"))
     except FileNotFoundError as exc:
         raise TaskFileError(f"{manifest}: no such suite manifest") from exc
     except json.JSONDecodeError as exc:
         raise TaskFileError(f"{manifest}: not valid JSON: {exc}") from exc
+    except (OSError, ValueError) as exc:  # not a regular file, too large, not UTF-8
+        raise TaskFileError(f"{manifest}: cannot read: {exc}") from exc
     tasks_file = root / TASKS_FILE
     if not isinstance(raw, dict) or not isinstance(raw.get("suite"), str):
         raise TaskFileError(f"{manifest}: needs a string 'suite' and a list 'tasks' (or a {TASKS_FILE} beside it)")
-    if tasks_file.is_file():
+    if wrong := [key for key, kind in _MANIFEST_FIELDS.items() if key in raw and not isinstance(raw[key], kind)]:
+        raise TaskFileError(f"{manifest}: wrong type for {', '.join(wrong)}")
+    if os.path.lexists(tasks_file):
         if "tasks" in raw:
             raise TaskFileError(f"{manifest}: tasks are both in the manifest and in {tasks_file}; keep one")
-        entries = _jsonl_entries(tasks_file)
+        entries = _jsonl_entries(tasks_file, real(root))
     elif isinstance(raw.get("tasks"), list):
         entries = ((f"{manifest}: task", index, entry) for index, entry in enumerate(raw["tasks"]))
     else:
@@ -223,16 +227,22 @@ def load_manifest(path: Path, sources: Mapping[str, Suite] | None = None) -> Sui
     return suite
 
 
+_MANIFEST_FIELDS = {"data_dir": str, "image": str, "description": str, "sources": list, "tasks": list}
+
+
 @dataclass(frozen=True)
 class _BadLine:
     problem: str
 
 
-def _jsonl_entries(path: Path) -> Iterator[tuple[str, int, Any]]:
-    """``tasks.jsonl`` one line at a time as (where, index, entry); a line that is not JSON is a ``_BadLine``."""
+def _jsonl_entries(path: Path, root: Path) -> Iterator[tuple[str, int, Any]]:
+    """``tasks.jsonl`` one line at a time as (where, index, entry); a line that is not JSON is a ``_BadLine``.
+
+    The file must be a regular file inside the suite folder, at most ``HOST_FILE_LIMIT`` bytes.
+    """
     try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
+        handle = open_regular(path, contained(path, [root], TASKS_FILE), HOST_FILE_LIMIT, TASKS_FILE)
+    except (OSError, UnsafePathError) as exc:
         raise TaskFileError(f"{path}: cannot read: {exc}") from exc
     with handle:
         index = 0
@@ -240,7 +250,9 @@ def _jsonl_entries(path: Path) -> Iterator[tuple[str, int, Any]]:
             if not line.strip():
                 continue
             try:
-                entry: Any = json.loads(line)
+                entry: Any = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                entry = _BadLine("not UTF-8 text")
             except json.JSONDecodeError as exc:
                 entry = _BadLine(f"not valid JSON: {exc.msg} (column {exc.colno})")
             yield f"{path}:{number}: task", index, entry

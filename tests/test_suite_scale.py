@@ -134,3 +134,25 @@ def test_registering_a_suite_again_replaces_all_its_ids(tmp_path):
     ids = sorted(i for i in gymnasium.registry if i.startswith(f"{name}/"))
     assert ids == [f"{name}/task-00000", f"{name}/task-00001"]
     assert gymnasium.spec(f"dsgym/{name}").kwargs == {"suite": name}
+
+
+def test_a_tasks_jsonl_or_manifest_that_cannot_be_read_safely_is_a_clear_error(tmp_path):
+    zero = write_jsonl_suite(tmp_path / "zero", "zero", 1)
+    (zero / "tasks.jsonl").unlink()
+    (zero / "tasks.jsonl").symlink_to("/dev/zero")  # outside the folder, and endless without a newline
+    with pytest.raises(TaskFileError, match="tasks.jsonl: cannot read"):
+        load_manifest(zero)
+    fifo = write_jsonl_suite(tmp_path / "fifo", "fifo", 1)
+    (fifo / "tasks.jsonl").unlink()
+    os.mkfifo(fifo / "tasks.jsonl")
+    with pytest.raises(TaskFileError, match="not a regular file"):
+        load_manifest(fifo)
+    bytes_ = write_jsonl_suite(tmp_path / "bytes", "bytes", 2)
+    with open(bytes_ / "tasks.jsonl", "ab") as out:
+        out.write(b'{"id": "latin", "question": "caf\xe9?"}\n')
+    suite = load_manifest(bytes_)
+    assert len(suite.tasks) == 2 and suite.errors == [f"{bytes_ / 'tasks.jsonl'}:3: task #2: not UTF-8 text"]
+    typed = write_jsonl_suite(tmp_path / "typed", "typed", 1)
+    (typed / "manifest.json").write_text(json.dumps({"suite": "typed", "data_dir": 5}))
+    with pytest.raises(TaskFileError, match="wrong type for data_dir"):
+        load_manifest(typed)
