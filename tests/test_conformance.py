@@ -75,7 +75,7 @@ def play_vector(envs, num_envs: int = 2) -> None:
 
 
 def test_gymnasium_make_applies_its_default_wrappers_and_check_env_passes():
-    env = gymnasium.make(f"{SUITE}/sum-y", disable_env_checker=False)
+    env = gymnasium.make(f"{SUITE}/sum-y")
     try:
         assert isinstance(env, OrderEnforcing) and isinstance(env.env, PassiveEnvChecker)
         with pytest.raises(gymnasium.error.ResetNeeded):
