@@ -75,7 +75,7 @@ def test_ids_that_need_normalizing_or_repeat_take_the_full_checks(task, tmp_path
     index = submission.IdIndex(submission.normalize_ids(pd.Series([str(i) for i in range(1, 401)])))
     exact = submission.read_table(write(guess, tmp_path / "exact.csv"), numeric=["target"])
     positions = index.match(exact, "id")
-    assert positions is not None and (exact["id"].to_numpy()[positions] == index.ids).all()
+    assert positions is not None and (exact["id"].to_numpy(dtype=object)[positions] == index.ids.to_numpy(dtype=object)).all()
 
     decimal = guess.assign(id=guess["id"].astype(float))  # "12.0": the same id, written through a float
     as_decimal = write(decimal, tmp_path / "decimal.csv")

@@ -141,9 +141,9 @@ def _typed(path: Path, start: bytes, numeric: Collection[str]) -> pd.DataFrame |
         return None
     positions = {i: "float64" for i, name in enumerate(header) if name in numeric}
     missing = {i: MISSING_NUMBERS if i in positions else [""] for i in range(len(header))}
-    try:
+    try:  # "str": pandas' string dtype where there is one (far smaller than Python strings), else object
         frame = pd.read_csv(path, encoding="utf-8-sig", header=None, skiprows=1, keep_default_na=False,
-                            na_values=missing, dtype={i: positions.get(i, object) for i in range(len(header))})
+                            na_values=missing, dtype={i: positions.get(i, "str") for i in range(len(header))})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError):
         return None
     if frame.shape[1] != len(header):
@@ -182,17 +182,22 @@ def read_table(source: str | Path | bytes, *, max_bytes: int = 256 << 20,
 # ----- cells --------------------------------------------------------------------------------------
 
 def normalize_ids(ids: pd.Series) -> pd.Series:
-    """Ids as comparable text (the module docstring's rule), object dtype (fast to hash); a missing id is ""."""
-    text = ids.astype(object)
-    if text.isna().any():
-        text = text.where(text.notna(), "")
-    if pd.api.types.infer_dtype(text, skipna=False) != "string":
-        text = text.map(str)
+    """Ids as comparable text (the module docstring's rule); a missing id is "".  Text stays in the
+    kind it came in: Python strings (object dtype), or pandas' string dtype, which holds millions
+    of ids in a fraction of the memory."""
+    if isinstance(ids.dtype, pd.StringDtype):
+        text = ids.fillna("")
+    else:
+        text = ids.astype(object)
+        if text.isna().any():
+            text = text.where(text.notna(), "")
+        if pd.api.types.infer_dtype(text, skipna=False) != "string":
+            text = text.map(str)
     text = text.str.strip()  # on object dtype: a string with nothing to strip stays the same object (memory)
     decimal = text.str.contains(".", regex=False).to_numpy(dtype=bool)  # the regex only where it can apply
     if decimal.any():
         text[decimal] = text[decimal].str.replace(_INT_AS_DECIMAL, r"\1", regex=True)
-    return text.astype(object)
+    return text
 
 
 def _cells(series: pd.Series) -> pd.Series:
@@ -324,8 +329,8 @@ class IdIndex:
     themselves are compared after the hashes, so a collision only costs the full checks."""
 
     def __init__(self, wanted: pd.Series):
-        self.ids = wanted.to_numpy(dtype=object)
-        hashes = pd.util.hash_array(self.ids, categorize=False)
+        self.ids = wanted.reset_index(drop=True)
+        hashes = _hashes(self.ids)
         self.order = np.argsort(hashes)
         self.sorted = hashes[self.order]
         self.unique = not (np.diff(self.sorted) == 0).any()
@@ -336,19 +341,30 @@ class IdIndex:
         if (not self.unique or len(submission) != len(self.ids)
                 or Counter(str(c) for c in submission.columns)[id_column] != 1):
             return None
-        mine = submission[id_column].to_numpy(dtype=object)
-        if (mine == self.ids).all():  # written in the reference's order, as agents usually do
+        mine = submission[id_column].reset_index(drop=True)
+        if mine.isna().any():
+            return None
+        if _same(mine, self.ids):  # written in the reference's order, as agents usually do
             return np.arange(len(mine))
         try:
-            hashes = pd.util.hash_array(mine, categorize=False)
+            hashes = _hashes(mine)
         except TypeError:
             return None
         order = np.argsort(hashes)
-        if not np.array_equal(hashes[order], self.sorted) or not (mine[order] == self.ids[self.order]).all():
+        if not np.array_equal(hashes[order], self.sorted) or not _same(mine.take(order), self.ids.take(self.order)):
             return None
         positions = np.empty(len(mine), dtype=np.intp)
         positions[self.order] = order
         return positions
+
+
+def _hashes(ids: pd.Series) -> np.ndarray:
+    """64-bit hashes of the ids' text, the same for Python strings and pandas' string dtype."""
+    return pd.util.hash_pandas_object(ids, index=False, categorize=False).to_numpy()
+
+
+def _same(a: pd.Series, b: pd.Series) -> bool:
+    return bool(a.reset_index(drop=True).eq(b.reset_index(drop=True)).all())
 
 
 def check(submission: pd.DataFrame, reference: pd.DataFrame, id_column: str, target_columns: list[str] | None = None,
@@ -399,7 +415,7 @@ def align(submission: pd.DataFrame, reference: pd.DataFrame, id_column: str,
         raise SubmissionError(problems[0].reason, "; ".join(p.message for p in problems))
     if order is None:
         order = pd.Index(normalize_ids(submission[id_column])).get_indexer(normalize_ids(reference[id_column]))
-    return (submission.iloc[order][targets].reset_index(drop=True),
+    return (submission[targets].iloc[order].reset_index(drop=True),
             reference[targets].reset_index(drop=True))
 
 
