@@ -10,8 +10,9 @@ Every figure comes from a fresh process, so nothing is cached between them:
 * ``load``: the first ``dsgym.get_suite`` of the big suite (reads it, registers its env ids);
 * ``list`` and ``list --json``: ``dsgym tasks list <suite>`` end to end, output to a file
   (goal for load + list of 100k tasks: under 10 s);
-* ``plan``: ``runner.evaluate`` up to the first episode (expand the targets, fingerprint
-  the suite, hash the prompts, write the run manifest; goal: under 10 s for 100k tasks).
+* ``plan``: ``runner.evaluate`` up to the first episode (the first load of the suite,
+  expanding the targets, fingerprinting the suite, hashing the prompts, writing the run
+  manifest; goal: under 10 s for 100k tasks).
 
 For the commands the figure is the whole process (interpreter start to exit); for the
 others, the step itself, then the whole process.  CPU seconds are printed beside wall
