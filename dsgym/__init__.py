@@ -42,6 +42,13 @@ def make_vec(env_id: str, num_envs: int = 1, **options: Any) -> gymnasium.vector
     return vectorized(env_id, num_envs, **options)
 
 
+def fetch(*suites: str, source: str | None = None, dest: str | None = None, progress: bool = True):
+    """Fetch official suites into the user cache (``dsgym fetch``; see ``dsgym.fetching.fetch``)."""
+    from dsgym.fetching import fetch as fetch_suites
+
+    return fetch_suites(*suites, source=source, dest=dest, progress=progress)
+
+
 def __getattr__(name: str) -> Any:
     """``dsgym.load_environment``, for ``vf-eval dsgym``: imported only when asked for (needs dsgym[verifiers])."""
     if name == "load_environment":
@@ -53,5 +60,5 @@ def __getattr__(name: str) -> Any:
 
 install_lazy_registry()  # suites are read on first use, e.g. gymnasium.make("<suite>/<task>"), not on import
 
-__all__ = ["UnknownEnvError", "__version__", "add_suite", "get_suite", "get_task", "make",
+__all__ = ["UnknownEnvError", "__version__", "add_suite", "fetch", "get_suite", "get_task", "make",
            "make_vec", "register_official", "register_suite", "resolve", "suites"]
