@@ -77,18 +77,12 @@ _process_id = uuid.uuid4().hex[:16]  # tells this process's containers apart fro
 log = logging.getLogger(__name__)
 
 
-def _new_process_id() -> None:
-    global _process_id, _renewer, _reaped
-    _process_id, _renewer, _reaped = uuid.uuid4().hex[:16], None, False
-
-
-os.register_at_fork(after_in_child=_new_process_id)
-
-
 def _forget_parent() -> None:
-    """In a forked child: the parent's client (its open connections) and sandboxes are not this process's."""
-    global _client, _client_lock
+    """In a forked child: the parent's client (its open connections), sandboxes, lease thread and
+    process id are not this process's."""
+    global _client, _client_lock, _process_id, _renewer, _renewer_lock, _reaped
     _client, _client_lock = None, threading.Lock()
+    _process_id, _renewer, _renewer_lock, _reaped = uuid.uuid4().hex[:16], None, threading.Lock(), False
     _live.clear()
 
 
