@@ -76,9 +76,9 @@ def legacy_read(sandbox: DockerSandbox, path: str, max_bytes: int) -> bytes:
     return result.output[0] or b""
 
 
-def copy_out(sizes: list[int], legacy: list[int]) -> None:
+def copy_out(sizes: list[int], legacy: list[int], image: str | None) -> None:
     print(f"{'copy-out':>10} {'MB':>5} {'seconds':>8} {'MB/s':>8} {'peak RSS growth MB':>19}")
-    sandbox = DockerSandbox(limits=Limits(memory="3g", workspace_size=f"{max(sizes + legacy) + 16}m"))
+    sandbox = DockerSandbox(image=image, limits=Limits(memory="3g", workspace_size=f"{max(sizes + legacy) + 16}m"))
     sandbox.start()
     try:
         with tempfile.TemporaryDirectory(prefix="dsgym-bench-") as folder:
@@ -131,7 +131,7 @@ WRITE = ("import numpy as np, pandas as pd\n"
          "t.to_csv('/workspace/submission.csv', index=False)\n")
 
 
-def grading(sizes: list[int], shuffled: bool) -> None:
+def grading(sizes: list[int], shuffled: bool, image: str | None) -> None:
     print(f"\n{'submission MB':>13} {'rows':>11} {'answer step s':>14} {'grading s':>10} {'peak RSS MB':>12}  result"
           f"  (rows {'shuffled' if shuffled else 'in test order'})")
     for size in sizes:
@@ -144,7 +144,7 @@ def grading(sizes: list[int], shuffled: bool) -> None:
                 pool.apply(prediction_suite, (root / "suite", rows, name))
             grade._read_labels.cache_clear()  # only this size's labels in memory
             dsgym.register_suite(root / "suite")
-            env = dsgym.make(f"{name}/big", artifacts_dir=root / "artifacts", cell_timeout=900,
+            env = dsgym.make(f"{name}/big", artifacts_dir=root / "artifacts", cell_timeout=900, image=image,
                              episode_budget=3600, limits=Limits(memory="4g", workspace_size="512m"))
             try:
                 env.reset()
@@ -169,11 +169,12 @@ def main() -> None:
     parser.add_argument("--legacy", type=int, nargs="*", default=[], help="sizes for the old exec read, MB")
     parser.add_argument("--grade", type=int, nargs="*", default=[10, 20, 40, 80, 200], help="submission sizes, MB")
     parser.add_argument("--shuffled", action="store_true", help="submission rows in random order (the slow case)")
+    parser.add_argument("--image", help="sandbox image tag (default: the built default image)")
     args = parser.parse_args()
     if args.sizes or args.legacy:
-        copy_out(args.sizes, args.legacy)
+        copy_out(args.sizes, args.legacy, args.image)
     if args.grade:
-        grading(args.grade, args.shuffled)
+        grading(args.grade, args.shuffled, args.image)
 
 
 if __name__ == "__main__":

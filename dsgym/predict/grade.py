@@ -192,7 +192,8 @@ def _read_labels(path: Path, mtime_ns: int, id_column: str,
     table = submission.read_table(path, numeric=numeric)
     if id_column not in table.columns:
         raise submission.SubmissionError("missing_id_column", f"no id column {id_column!r}")
-    return table, submission.IdIndex(submission.normalize_ids(table[id_column]))
+    table[id_column] = submission.normalize_ids(table[id_column])  # one copy of the ids, shared by the index
+    return table, submission.IdIndex(table[id_column])
 
 
 @lru_cache(maxsize=16)
