@@ -401,6 +401,10 @@ def evaluate(
                                           "local Ray on this machine."),
     ray_cpus: float = typer.Option(1.0, help="CPUs Ray reserves per episode (lower it for agents that mostly "
                                    "wait on a model)."),
+    cpus: Optional[float] = typer.Option(None, "--cpus", help="CPUs each sandbox may use (a hard cap; default: "
+                                         "what the suite declares, 1, at most the host's cores)."),
+    overcommit: bool = typer.Option(False, "--overcommit", help="Run CPU-heavy episodes (bio, predict) "
+                                    "--concurrency at once even beyond the host's cores."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder for episodes.jsonl and "
                                        "manifest.json (default: runs/<agent>-<time>). Rerun into it to resume."),
     sandbox: Optional[str] = typer.Option(None, help="docker (default) or local (NOT isolated); env DSGYM_SANDBOX."),
@@ -486,6 +490,8 @@ def evaluate(
         if outcome.bad_lines:
             err.print(f"warning: unreadable line(s) {outcome.bad_lines[:10]} in {out / runner.EPISODES} ignored",
                       style="yellow", **PLAIN)
+        for warning in outcome.warnings:
+            err.print(f"warning: {warning}", style="yellow", **PLAIN)
         if outcome.skipped:
             err.print(f"skipping {outcome.skipped} episode(s) already recorded"
                       + ("" if retry_errors else " (--retry-errors reruns errored ones)"), **PLAIN)
@@ -508,8 +514,8 @@ def evaluate(
             runner.evaluate(settings, out, concurrency=concurrency, retries=retries, backoff=retry_backoff,
                             max_errors=limit, retry_errors=retry_errors, force=force, command=sys.argv,
                             agent_config=_agent_config(probe), on_plan=planned, on_result=finished,
-                            backend=ray, llm_cache=llm_cache)
-    except runner.RunDirError as exc:
+                            backend=ray, llm_cache=llm_cache, cpus=cpus, overcommit=overcommit)
+    except (runner.RunDirError, ValueError) as exc:  # ValueError: a bad --cpus or suite resources
         fail(str(exc))
     except runner.RunAborted as exc:
         err.print(f"{exc}; the episodes so far are in {out}", style="red", **PLAIN)

@@ -319,6 +319,9 @@ class DSGymEnv(gym.Env[str, str]):
                     kernel_restarts=self.sandbox.kernel_restarts,
                     timed_out=result.timed_out, cell_time=result.duration,
                     error=result.error.ename if result.error else None)
+        if result.cpu is not None:
+            info["cell_cpu"] = result.cpu.to_dict()
+            info["load_suspect"] = result.timed_out and result.cpu.starved()
         observation = format_execution(result, self.max_output_chars, self.figures.notes())
         if result.timed_out and timeout < self.cell_timeout:
             return observation + "\n[episode budget spent] The episode's time is up.", "episode_budget"

@@ -16,9 +16,13 @@ scoring    grading the submitted answer (a misconfigured metric); the answer   n
            is kept, so ``dsgym rescore`` can grade it later
 env        the task or env options (missing data files, a bad option)         no
 timeout    the runner's hard per-episode deadline (set by the runner)          no
+load_      a cell hit its time limit while the host was overloaded: it got     once [2]_
+suspect    under half the CPU its sandbox was promised and its threads waited
+           for a CPU (``dsgym.sandbox.cpu``); each turn records the CPU it got
 =========  ==================================================================  =========
 
 .. [1] except client errors that cannot heal (HTTP 400, 401, 403, 404, 422...).
+.. [2] by the runner, after the other episodes, at half the concurrency.
 
 What the sandbox does to itself is the agent's outcome, never an error: a container
 whose PID 1 or kernel supervisor was signalled from inside, or whose kernel stopped
@@ -42,7 +46,7 @@ from dsgym.llm import LLMError
 from dsgym.sandbox.base import SandboxError
 
 SCHEMA = 1
-ERROR_TYPES = ("model", "agent", "sandbox", "scoring", "env", "timeout")
+ERROR_TYPES = ("model", "agent", "sandbox", "scoring", "env", "timeout", "load_suspect")
 ZERO_TOKENS = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
@@ -65,6 +69,9 @@ class Turn:
     usage: dict[str, int] | None = None  # what the API said the reply cost (also when replayed from a cache)
     cached: bool | None = None  # replayed from a cache: it cost nothing in this episode
     figures: list[str] = field(default_factory=list)  # paths of the figures the env saved in this turn
+    # the CPU the cell got (dsgym.sandbox.cpu.CellCpu.to_dict: cpu_seconds, cpu_share, cpu_promised, ...)
+    cpu: dict[str, Any] | None = None
+    load_suspect: bool = False  # the cell timed out while starved of CPU by the host's load
 
 
 @dataclass
@@ -99,6 +106,8 @@ class EpisodeRecord:
     ended_at: str = ""
     attempts: int = 1
     retried: list[dict[str, Any]] = field(default_factory=list)
+    # what the episode ran under: the run's concurrency, the host's cores, the sandbox's --cpus
+    conditions: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA
     retryable: bool = field(default=False, repr=False)  # runner bookkeeping, not written
 
@@ -264,6 +273,7 @@ def _play(env: DSGymEnv, agent: Agent, record: EpisodeRecord, t0: float, seed: i
                 action_kind=info.get("action_kind"), cell_error=info.get("error") if info.get("code") else None,
                 timed_out=bool(info.get("timed_out")), tokens=_usage(agent)["total_tokens"] - used,
                 at=ta - t0, figures=[figure["path"] for figure in info.get("figures") or []],
+                cpu=info.get("cell_cpu"), load_suspect=bool(info.get("load_suspect")),
                 **(_reply_fields(reply) if reply is not None else {})))
             if terminated or truncated:
                 _finish(record, float(reward), info)
@@ -279,7 +289,14 @@ def _finish(record: EpisodeRecord, reward: float, info: dict[str, Any]) -> None:
     record.score = reward
     record.score_breakdown = info.get("score_breakdown", {})
     error = info.get("error") or ""
-    if record.termination == "sandbox_error":
+    starved = [i for i, turn in enumerate(record.turns, 1) if turn.load_suspect]
+    if starved and record.termination != "sandbox_error":
+        record.score_breakdown = {**record.score_breakdown, "score_under_load": reward}
+        shares = ", ".join(f"turn {i}: {record.turns[i - 1].cpu.get('cpu_share'):g} of "
+                           f"{record.turns[i - 1].cpu.get('cpu_promised'):g} CPU" for i in starved)
+        record.fail("load_suspect", f"a cell hit its time limit while the host was overloaded ({shares}); "
+                                    "not the agent's failure")
+    elif record.termination == "sandbox_error":
         record.fail("sandbox", error or "the sandbox failed", retryable=True)
     elif isinstance(error, str) and error.startswith("scoring failed"):
         record.fail("scoring", error)

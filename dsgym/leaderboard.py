@@ -3,8 +3,10 @@
 Rows are runs; columns are the overall score with its confidence interval, pass@1
 and pass@k, the episodes left out of the scores and why (error types, next to the
 mean), one column per suite and one per task category, cost in
-tokens, and the share of model replies replayed from a cache (a run that replayed
-another's replies did not test the model now behind the endpoint).  Every renderer
+tokens, the share of model replies replayed from a cache (a run that replayed
+another's replies did not test the model now behind the endpoint), and the conditions
+the run ran under (concurrency, the host's cores, each sandbox's CPUs: a run at ``-j 16``
+on two cores is visibly not one at ``-j 2``).  Every renderer
 takes ``report.Summary`` objects (``report.summarize_run``).
 """
 
@@ -51,7 +53,7 @@ def rows(summaries: list[Summary], metric: str = "mean") -> tuple[list[str], lis
     ks = sorted({s.k for s in summaries if s.k > 1})
     pct = int(round(summaries[0].confidence * 100)) if summaries else 95
     head = ["run", "agent", "model", "episodes", f"{METRICS[metric]} [{pct}% CI]", "excluded (why)", "pass@1"]
-    head += [f"pass@{k}" for k in ks] + suites + ["tokens", "tokens/episode", "cached replies"]
+    head += [f"pass@{k}" for k in ks] + suites + ["tokens", "tokens/episode", "cached replies", "ran at"]
     body = []
     for s in summaries:
         row = [s.name, s.agent, s.model or "-", str(s.episodes), _fmt(getattr(s.overall, metric)),
@@ -60,6 +62,7 @@ def rows(summaries: list[Summary], metric: str = "mean") -> tuple[list[str], lis
         row += [_fmt(_estimate(s, "suite", name, metric), ci=False) for name in suites]
         row += list(_tokens(s))
         row.append(f"{s.cached_share:.0%}" if s.cached_share is not None else "-")
+        row.append(s.conditions)
         body.append(row)
     cat_head = ["run", *categories]
     cat_body = [[s.name, *(_fmt(_estimate(s, "category", c, metric), ci=False) for c in categories)]

@@ -196,6 +196,8 @@ class Summary:
     predictions: list[PredictionStats] = field(default_factory=list)
     replies: int = 0  # model replies the episodes' turns recorded
     cached_replies: int = 0  # of which replayed from a cache (cost nothing in this run)
+    conditions: str = "-"  # what the episodes ran under (conditions_text)
+    load_retries: int = 0  # episodes played again after a load-suspect attempt
 
     @property
     def cached_share(self) -> float | None:
@@ -219,7 +221,42 @@ class Summary:
                 "tokens": self.tokens, "wall_time": self.wall_time, "confidence": self.confidence,
                 "pass_threshold": self.pass_threshold, "groups": [g.to_dict() for g in self.groups],
                 "notes": self.notes, "predictions": [p.to_dict() for p in self.predictions],
-                "replies": self.replies, "cached_replies": self.cached_replies}
+                "replies": self.replies, "cached_replies": self.cached_replies, "conditions": self.conditions,
+                "load_retries": self.load_retries}
+
+
+def conditions_text(records: list[dict[str, Any]]) -> str:
+    """The load the episodes ran under: ``-j 16 on 2 cores, 1 CPU per sandbox, overcommit`` (each setting seen).
+
+    Runs made under different conditions are not comparable without saying so; records
+    written before dsgym recorded them say ``-``.
+    """
+    seen: Counter = Counter()
+    for record in records:
+        c = record.get("conditions")
+        if isinstance(c, dict) and c:
+            seen[(c.get("concurrency"), c.get("host_cpus"), c.get("sandbox_cpus"), bool(c.get("overcommit")),
+                  c.get("heavy_limit"))] += 1
+    if not seen:
+        return "-"
+
+    def text(key: tuple) -> str:
+        concurrency, cores, cpus, overcommit, heavy = key
+        out = f"-j {concurrency} on {_num(cores)} cores, {_num(cpus)} CPU per sandbox"
+        if overcommit:
+            out += ", overcommit"
+        elif heavy is not None:
+            out += f", heavy <= {heavy}"
+        return out
+
+    ordered = seen.most_common()
+    if len(ordered) == 1:
+        return text(ordered[0][0])
+    return "; ".join(f"{text(key)} ({count})" for key, count in ordered)
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
 def task_results(records: list[dict[str, Any]]) -> list[TaskResult]:
@@ -297,7 +334,9 @@ def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "",
                                                                "total_tokens")},
                    wall_time=sum(float(r.get("wall_time") or 0) for r in records), confidence=confidence,
                    pass_threshold=pass_threshold, notes=notes, predictions=prediction_stats(records),
-                   replies=replies, cached_replies=cached)
+                   replies=replies, cached_replies=cached, conditions=conditions_text(records),
+                   load_retries=sum(any(a.get("error_type") == "load_suspect" for a in r.get("retried") or ())
+                                    for r in records))
 
 
 def summarize_run(path: str | os.PathLike[str], **options: Any) -> Summary:
@@ -370,6 +409,11 @@ def summary_footer(summary: Summary) -> list[str]:
                  f"{summary.tokens.get('completion_tokens', 0):,} completion)"
                  + (f", {per:,.0f} per episode" if per is not None else "")
                  + f"; episode time {summary.wall_time:,.1f} s in total")
+    lines.append(f"ran at: {summary.conditions}")
+    if summary.load_retries or summary.errors_by_type.get("load_suspect"):
+        lines.append(f"load: {summary.load_retries} episode(s) had a cell starved of CPU and were played again at "
+                     f"lower concurrency; {summary.errors_by_type.get('load_suspect', 0)} still load_suspect "
+                     "(excluded)")
     if summary.replies:
         lines.append(f"model replies: {summary.replies:,}, {summary.cached_replies:,} replayed from a cache "
                      f"({summary.cached_share:.0%}; they cost no tokens now)")

@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -43,12 +44,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dsgym import registry
+from dsgym import admission, registry
 from dsgym.agents.base import Agent
 from dsgym.env import DSGymEnv
 from dsgym.episode import EpisodeRecord, describe, episode_key, now_iso, play
 from dsgym.llm import RUN_CACHE, caching_in, chosen_cache_dir
 from dsgym.predict.grade import grade as grade_submission
+from dsgym.sandbox.base import Limits
 from dsgym.scoring import score_answer
 from dsgym.scoring.result import Score
 from dsgym.task import Task
@@ -124,6 +126,8 @@ class _Slot:
 
     def __init__(self, index: int, job: Job, deadline: float | None):
         self.index, self.job, self.deadline = index, job, deadline
+        self.in_flight = 0  # episodes running when this one started, itself included
+        self.load_retry = False  # the second attempt of a load-suspect episode
         self.started = time.monotonic()
         self.cancel = threading.Event()
         self.env: DSGymEnv | None = None
@@ -275,11 +279,20 @@ def error_limit(max_errors: float | None, total: int) -> float | None:
     return max_errors * total
 
 
+def admit(jobs: list[Job], concurrency: int, *, cpus: float | None = None,
+          overcommit: bool = False) -> admission.Admission:
+    """Admission control for ``jobs`` on this host (``dsgym.admission``): the plan and its warnings."""
+    needs = [admission.suite_needs(registry.get_suite(name)) for name in sorted({j.suite for j in jobs})]
+    return admission.plan(concurrency, needs, cpus=cpus, overcommit=overcommit)
+
+
 def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int = 1,
         env_options: dict[str, Any] | None = None,
         on_result: Callable[[EpisodeRecord], None] | None = None,
         episode_timeout: float | None = None, retries: int = 2, backoff: float = 2.0,
-        max_errors: float | None = None, backend: RayBackend | None = None) -> list[EpisodeRecord]:
+        max_errors: float | None = None, backend: RayBackend | None = None,
+        cpus: float | None = None, overcommit: bool = False,
+        plan: admission.Admission | None = None) -> list[EpisodeRecord]:
     """Play every job (``concurrency`` at once) and return the records in job order.
 
     ``agent_factory`` is called once per attempt, in the episode's worker thread.
@@ -292,6 +305,13 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
     ``backend``: play each episode as a Ray task instead (``dsgym.ray_backend``); then
     ``concurrency`` is the most tasks in flight (1, the default, means what the cluster fits)
     and ``agent_factory`` must be picklable.
+
+    Admission control (``plan``, else ``admit(jobs, concurrency, cpus=, overcommit=)``, whose
+    warnings are issued as ``OvercommitWarning``): each sandbox gets ``plan.cpus`` CPUs (unless
+    ``env_options`` give ``limits``), CPU-heavy suites' episodes run at most ``plan.heavy_limit``
+    at once, and an episode that ends ``load_suspect`` (a cell starved of CPU by the host's load)
+    is played once more after the others, at half the concurrency.  Every record carries the
+    conditions it ran under (``EpisodeRecord.conditions``).
     """
     if backend is not None:
         return _run_on_ray(jobs, agent_factory, backend, concurrency=concurrency, env_options=env_options,
@@ -301,13 +321,23 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
         raise ValueError("episode_timeout must be positive")
     options = dict(env_options or {})
     cache = options.pop(LLM_CACHE, None)
+    if plan is None:
+        plan = admit(jobs, concurrency, cpus=cpus, overcommit=overcommit)
+        for message in plan.warnings:
+            warnings.warn(message, OvercommitWarning, stacklevel=2)
+    limits = options.get("limits")
+    if limits is None:
+        limits = options["limits"] = Limits(cpus=plan.cpus)
+    conditions = {**plan.conditions(), "sandbox_cpus": limits.cpus}
+    heavy = {name for name in {j.suite for j in jobs} if admission.suite_needs(registry.get_suite(name)).cpu_heavy}
     policy = RetryPolicy(retries=max(0, retries), backoff=backoff)
     limit = error_limit(max_errors, len(jobs))
     done: queue.SimpleQueue[tuple[_Slot, EpisodeRecord]] = queue.SimpleQueue()
-    pending = deque(enumerate(jobs))
+    queues = _Queues(jobs, heavy)
     inflight: dict[int, _Slot] = {}
     records: dict[int, EpisodeRecord] = {}
     errors = 0
+    slots = max(1, concurrency)
 
     def work(slot: _Slot) -> None:
         try:
@@ -315,14 +345,24 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
                 record = run_episode(slot.job, agent_factory, options, policy, slot=slot)
         except BaseException as exc:  # noqa: BLE001 - a bug here must still end the episode
             record = _blank_record(slot.job).fail("agent", f"runner: {describe(exc)}")
+        record.conditions = {**conditions, "in_flight": slot.in_flight, "load_retry": slot.load_retry}
         done.put((slot, record))
 
     try:
-        while pending or inflight:
-            while pending and len(inflight) < max(1, concurrency):
-                index, job = pending.popleft()
+        while queues or inflight:
+            while True:
+                heavy_now = sum(s.job.suite in heavy for s in inflight.values())
+                taken = queues.take(len(inflight), slots, heavy_now, plan.heavy_limit)
+                if taken is None:
+                    break
+                index, job, first = taken
                 deadline = time.monotonic() + episode_timeout if episode_timeout else None
                 slot = inflight[index] = _Slot(index, job, deadline)
+                slot.in_flight = len(inflight)
+                if first is not None:  # the load-suspect attempt, kept in the retry's record
+                    slot.load_retry = True
+                    slot.failures.append({**first.attempt_summary(), "conditions": first.conditions})
+                    slot.tokens = dict(first.tokens)
                 # daemon: a worker stuck in a model call past its deadline must not keep the process alive
                 threading.Thread(target=work, args=(slot,), name=f"dsgym-episode-{index}", daemon=True).start()
             wait = 0.5
@@ -345,6 +385,11 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
                     finished.append((slot, slot.timeout_record(episode_timeout or 0)))
             for slot, record in finished:
                 del inflight[slot.index]
+                if not record.conditions:  # given up at its deadline
+                    record.conditions = {**conditions, "in_flight": slot.in_flight, "load_retry": slot.load_retry}
+                if record.error_type == "load_suspect" and not slot.load_retry:
+                    queues.retry(slot.index, slot.job, record)  # once more, after the others, fewer at once
+                    continue
                 records[slot.index] = record
                 errors += record.status == "error"
                 if on_result:
@@ -361,6 +406,45 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
     return [records[i] for i in range(len(jobs))]
 
 
+class OvercommitWarning(UserWarning):
+    """More episodes were asked to run at once than the machine has cores (or memory) for."""
+
+
+class _Queues:
+    """Episodes waiting to start: CPU-heavy and other ones (each in job order), then load-suspect retries.
+
+    Retries start only when nothing else waits, and at most half the slots are in use, so
+    they run under less load than the attempt that starved.
+    """
+
+    def __init__(self, jobs: list[Job], heavy: set[str]):
+        self.heavy: deque[tuple[int, Job]] = deque()
+        self.light: deque[tuple[int, Job]] = deque()
+        for index, job in enumerate(jobs):
+            (self.heavy if job.suite in heavy else self.light).append((index, job))
+        self.retries: deque[tuple[int, Job, EpisodeRecord]] = deque()
+
+    def __bool__(self) -> bool:
+        return bool(self.heavy or self.light or self.retries)
+
+    def retry(self, index: int, job: Job, first: EpisodeRecord) -> None:
+        self.retries.append((index, job, first))
+
+    def take(self, running: int, slots: int, heavy_running: int,
+             heavy_limit: int | None) -> tuple[int, Job, EpisodeRecord | None] | None:
+        """The next episode to start now, or None."""
+        if running >= slots:
+            return None
+        heavy_ok = heavy_limit is None or heavy_running < heavy_limit
+        heads = [q for q in (self.light, self.heavy if heavy_ok else None) if q]
+        if heads:
+            index, job = min(heads, key=lambda q: q[0][0]).popleft()
+            return index, job, None
+        if self.heavy or self.light or not self.retries or running >= max(1, slots // 2):
+            return None
+        return self.retries.popleft()
+
+
 def _run_on_ray(jobs: list[Job], agent_factory: Callable[[], Agent], backend: RayBackend, *, concurrency: int,
                 env_options: dict[str, Any] | None, on_result: Callable[[EpisodeRecord], None] | None,
                 episode_timeout: float | None, retries: int, backoff: float,
@@ -373,6 +457,7 @@ def _run_on_ray(jobs: list[Job], agent_factory: Callable[[], Agent], backend: Ra
 
     def counted(record: EpisodeRecord) -> None:
         nonlocal errors
+        record.conditions = record.conditions or {"concurrency": concurrency, "backend": "ray"}
         finished.append(record)
         errors += record.status == "error"
         if on_result:
@@ -648,6 +733,7 @@ class EvalOutcome:
     torn_bytes: int = 0
     bad_lines: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # admission control's (--concurrency beyond the machine)
 
     @property
     def missing(self) -> int:
@@ -660,7 +746,8 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
              force: bool = False, command: list[str] | None = None, agent_config: dict[str, Any] | None = None,
              on_plan: Callable[[EvalOutcome, list[Job]], None] | None = None,
              on_result: Callable[[EpisodeRecord], None] | None = None,
-             backend: RayBackend | None = None, llm_cache: str | os.PathLike[str] | None = None) -> EvalOutcome:
+             backend: RayBackend | None = None, llm_cache: str | os.PathLike[str] | None = None,
+             cpus: float | None = None, overcommit: bool = False) -> EvalOutcome:
     """Play the episodes of ``settings`` that ``out`` does not hold yet (or, ``retry_errors``, the errored ones).
 
     Refuses (``RunDirError``) when ``out`` holds a run of other settings or other
@@ -670,6 +757,8 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
     plays the episodes on Ray (the log and the resume are the same).  ``llm_cache``: a
     folder (or ``shared``) whose cached model replies this run may reuse and add to;
     by default (and without ``$DSGYM_LLM_CACHE_DIR``) the run folder's own ``llm-cache/``.
+    ``cpus`` (each sandbox's CPUs) and ``overcommit``: admission control (``run``); its
+    warnings are among the outcome's notes, and the invocation records the plan.
     """
     import dsgym
     from dsgym import shutdown
@@ -684,6 +773,7 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
 
     shared = chosen_cache_dir(llm_cache)
     cache = (shared or Path(out) / RUN_CACHE).resolve()
+    plan = admit(jobs, concurrency, cpus=cpus, overcommit=overcommit) if backend is None else None
 
     suites = {name: suite_fingerprint(registry.get_suite(name)) for name in sorted({j.suite for j in jobs})}
     prompts = prompt_hash(jobs)
@@ -737,13 +827,17 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
                                       "max_errors": max_errors, "retry_errors": retry_errors, "force": force,
                                       "backend": "ray" if backend else "local",
                                       "address": backend.address if backend else None,
-                                      "llm_cache": str(shared) if shared else RUN_CACHE},
+                                      "llm_cache": str(shared) if shared else RUN_CACHE,
+                                      "overcommit": overcommit, "cpus": cpus},
+                          "admission": ({**plan.conditions(), "fits": plan.fits, "warnings": plan.warnings}
+                                        if plan else None),
                           "planned": len(todo), "ran": 0, "errors": 0}
             manifest.setdefault("invocations", []).append(invocation)
             manifest.update(status="running", ended_at=None)
             write_manifest(out, manifest)
             outcome = EvalOutcome(out, manifest, jobs, [], skipped=len(jobs) - len(todo),
-                                  torn_bytes=contents.torn_bytes, bad_lines=contents.bad_lines, notes=notes)
+                                  torn_bytes=contents.torn_bytes, bad_lines=contents.bad_lines, notes=notes,
+                                  warnings=list(plan.warnings) if plan and todo else [])
             if on_plan:
                 on_plan(outcome, todo)
 
@@ -767,7 +861,7 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
                                **settings.env_options}
                 run(todo, agent_factory, concurrency=concurrency, env_options=env_options,
                     on_result=record_one, episode_timeout=settings.episode_timeout, retries=retries,
-                    backoff=backoff, max_errors=max_errors, backend=backend)
+                    backoff=backoff, max_errors=max_errors, backend=backend, plan=plan)
                 status = "completed"
             except RunAborted:
                 status = "aborted"

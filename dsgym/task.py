@@ -17,7 +17,9 @@ document.  Data files are relative to ``data_dir`` and appear under the same rel
 in the sandbox's data folder (``/data``).  Every path the manifest names must resolve
 inside the suite folder (see ``dsgym.suite_files``).  A reference solution is Python that
 leaves its result in a variable named ``answer``.  ``image`` names the sandbox
-image the suite needs (``sandboxes/<image>/``; default ``default``).  A task that
+image the suite needs (``sandboxes/<image>/``; default ``default``); ``resources``, what one
+episode needs of the machine (``{"cpus": 1, "memory": "3g", "cpu_heavy": true}``, read by
+``dsgym.admission``; the image's defaults otherwise).  A task that
 fails validation is reported with its file, id and field, and the other tasks
 still load; a task whose data files are missing still loads (official releases
 omit some data) and says so when it is reset.
@@ -167,6 +169,8 @@ class Suite:
     image: str = "default"
     sources: list[dict[str, Any]] = field(default_factory=list)
     tasks: dict[str, Task] = field(default_factory=dict)
+    # what one episode needs ({"cpus": 1, "memory": "3g", "cpu_heavy": true}; dsgym.admission)
+    resources: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -201,7 +205,7 @@ def load_manifest(path: Path, sources: Mapping[str, Suite] | None = None) -> Sui
         raise TaskFileError(f"{manifest}: needs a string 'suite' and a list 'tasks' (or a {TASKS_FILE} beside it)")
     suite = Suite(name=raw["suite"], root=root, version=str(raw.get("version", "0")),
                   description=raw.get("description", ""), image=raw.get("image", "default"),
-                  sources=list(raw.get("sources", [])))
+                  sources=list(raw.get("sources", [])), resources=dict(raw.get("resources", {})))
     roots, source = _allowed_roots(raw, root, sources or {})
     data_root = root / raw.get("data_dir", "data")
     try:
@@ -227,7 +231,8 @@ def load_manifest(path: Path, sources: Mapping[str, Suite] | None = None) -> Sui
     return suite
 
 
-_MANIFEST_FIELDS = {"data_dir": str, "image": str, "description": str, "sources": list, "tasks": list}
+_MANIFEST_FIELDS = {"data_dir": str, "image": str, "description": str, "sources": list, "tasks": list,
+                    "resources": dict}
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,46 @@ del _dsgym_setup
 """
 
 
+# Caches filled while the image was built (sandboxes/warm_caches.py), read-only in the image,
+# and the variable naming where each lives at run time (a writable tmpfs folder).
+WARM_ENV = "DSGYM_WARM_CACHE"
+WARM_TARGETS = {"numba": "NUMBA_CACHE_DIR", "matplotlib": "MPLCONFIGDIR"}
+
+
+def seed_caches(environ=os.environ) -> int:
+    """Mirror the image's warm caches into the writable folders the kernel will use; return files placed.
+
+    numba wants a writable cache folder (it checks before it reads), so its read-only entries
+    are symlinked: reading follows the link, and numba replaces a file it rewrites (a
+    rename), never writes through the link.  Other caches are small and are copied.
+    A file that is already there is left alone.
+    """
+    root = environ.get(WARM_ENV)
+    if not root or not os.path.isdir(root):
+        return 0
+    placed = 0
+    for name, variable in WARM_TARGETS.items():
+        source, target = Path(root) / name, environ.get(variable)
+        if not target or not source.is_dir():
+            continue
+        for folder, _, files in os.walk(source):
+            here = Path(target) / Path(folder).relative_to(source)
+            here.mkdir(parents=True, exist_ok=True)
+            for file in files:
+                dest = here / file
+                if dest.exists() or dest.is_symlink():
+                    continue
+                try:
+                    if name == "numba":
+                        dest.symlink_to(Path(folder) / file)
+                    else:
+                        dest.write_bytes((Path(folder) / file).read_bytes())
+                    placed += 1
+                except OSError:
+                    pass  # a full /tmp: that entry is compiled or built again on use
+    return placed
+
+
 def write_state(conn_dir: Path, state: dict) -> None:
     tmp = conn_dir / "state.json.tmp"
     tmp.write_text(json.dumps(state))
@@ -148,6 +188,7 @@ def main(conn_dir: Path, workdir: Path, lease: Lease | None = None) -> int:
     signal.signal(signal.SIGUSR1, on_kill_kernel)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
 
+    seed_caches()
     startup = conn_dir / "startup.py"
     startup.write_text(STARTUP)
     cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", str(conn_dir / "kernel.json"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from dsgym.sandbox.cpu import CellCpu
 from dsgym.suite_files import check_regular, real, walk_files
 
 ImageSink = Callable[[bytes], None]
@@ -18,11 +19,6 @@ MAX_DISPLAYS = 1000  # display outputs kept per cell
 
 class SandboxError(RuntimeError):
     """The sandbox itself failed (would not start, was killed): not the agent's code."""
-
-
-class SandboxBroken(SandboxError):
-    """The sandbox stopped working because of what ran inside it: its init killed, the kernel's
-    supervisor stopped, its state forged.  The episode's outcome (scored), not an infrastructure error."""
 
 
 class CopyOutError(SandboxError):
@@ -35,6 +31,11 @@ class CopyOutError(SandboxError):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
+
+
+class SandboxBroken(SandboxError):
+    """The sandbox stopped working because of what ran inside it: its init killed, the kernel's
+    supervisor stopped, its state forged.  The episode's outcome (scored), not an infrastructure error."""
 
 
 class CappedText:
@@ -97,6 +98,7 @@ class ExecutionResult:
     kernel_restarted: bool = False
     exit_code: int | None = None
     duration: float = 0.0
+    cpu: CellCpu | None = None  # the CPU the cell got (sandboxes that can measure it)
 
     def add_display(self, text: str, cap: int) -> None:
         """Keep a display's text while all displays together stay within ``cap`` characters
@@ -107,7 +109,6 @@ class ExecutionResult:
         elif text:
             self.displays.append(text[:room])
             self.displays_chars += min(len(text), room)
-
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ import docker
 import docker.errors
 import docker.types
 
+from dsgym.sandbox import cpu
 from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Limits, Sandbox, SandboxBroken, SandboxError,
                                 stage_files)
 from dsgym.sandbox.images import default_image
@@ -145,8 +146,8 @@ class DockerSandbox(Sandbox):
         self.kernel: KernelSession | None = None
         self.root: Path | None = None
         self._closed = False
-        self._started = 0.0
         self._frozen = False
+        self._started = 0.0
         self.lease_seconds = lease_seconds()
         self.lease_file: Path | None = None
         self._lock = threading.Lock()
@@ -263,8 +264,11 @@ class DockerSandbox(Sandbox):
             raise SandboxError("the sandbox is not started")
         if self._frozen:
             raise SandboxError("the sandbox is frozen (its files were being copied out); it can only be closed")
+        before = cpu.sample(self.pid)
         try:
-            return self.kernel.execute(code, timeout, on_image=on_image)
+            result = self.kernel.execute(code, timeout, on_image=on_image)
+            result.cpu = cpu.between(before, cpu.sample(self.pid), self.limits.cpus)
+            return result
         except SandboxError as exc:
             cause = self._broken_from_inside()
             if cause is not None:
