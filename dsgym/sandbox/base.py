@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,14 +156,6 @@ class Sandbox(ABC):
         Time and size are bounded on the host; a failure raises :class:`CopyOutError` and
         leaves nothing at ``dest``.
         """
-
-    def read_file(self, path: str, max_bytes: int = 64 << 20, timeout: float = 60.0) -> bytes | None:
-        """A small file's bytes (through ``copy_out``); None if it does not exist."""
-        with tempfile.TemporaryDirectory(prefix="dsgym-read-") as folder:
-            dest = Path(folder) / "file"
-            if self.copy_out(path, dest, max_bytes=max_bytes, timeout=timeout) is None:
-                return None
-            return dest.read_bytes()
 
     @abstractmethod
     def close(self) -> None: ...

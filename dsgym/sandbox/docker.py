@@ -37,6 +37,7 @@ import weakref
 from pathlib import Path
 
 import docker
+import requests
 import docker.errors
 import docker.types
 
@@ -344,8 +345,8 @@ class DockerSandbox(Sandbox):
         self._frozen = True
         try:
             self.container.pause()
-        except docker.errors.APIError as exc:
-            raise SandboxError(f"cannot freeze the sandbox: {exc.explanation or exc}") from exc
+        except (docker.errors.DockerException, requests.RequestException) as exc:  # a timeout is a RequestException
+            raise SandboxError(f"cannot freeze the sandbox: {getattr(exc, 'explanation', None) or exc}") from exc
 
     def copy_out(self, path: str, dest: Path, *, max_bytes: int, timeout: float = 60.0) -> int | None:
         """Copy with plain file I/O through ``/proc/<pid>/root``: the container's own view, which
@@ -358,7 +359,7 @@ class DockerSandbox(Sandbox):
             try:
                 self.container.reload()
                 same = self.container.attrs["State"]["Pid"] == self.pid
-            except (docker.errors.APIError, KeyError, TypeError) as exc:
+            except (docker.errors.DockerException, requests.RequestException, KeyError, TypeError) as exc:
                 raise CopyOutError("unreadable", f"the sandbox is gone: {exc}") from exc
             if not same:
                 raise CopyOutError("unreadable", "the sandbox's container is no longer running")
