@@ -153,7 +153,10 @@ def test_proc_and_sys_reveal_no_host_secrets(make_env):
     host_only = {name for name in os.environ if name not in names} - {"PATH", "HOME", "HOSTNAME"}
     assert names - {"PATH", "HOSTNAME", "HOME", "PWD"} <= {  # PWD: set by the container's sh, not the host
         "MPLCONFIGDIR", "NUMBA_CACHE_DIR", "IPYTHONDIR", "JUPYTER_RUNTIME_DIR", "PYTHONDONTWRITEBYTECODE",
-        "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}, names
+        "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "USER", "LOGNAME"}, names
+    # USER and LOGNAME come from dsgym (the sandbox's uid has no passwd entry), never from the host
+    assert {item for item in out["pid1_env"] if item.startswith(("USER=", "LOGNAME="))} <= {"USER=agent",
+                                                                                          "LOGNAME=agent"}
     assert host_only, "the host has environment variables the sandbox lacks (sanity)"
     assert out["hostname"] != socket.gethostname()
     for path, outcome in out["writes"].items():
