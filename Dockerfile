@@ -44,6 +44,13 @@ COPY sandboxes/check_submission.py /opt/dsgym/venv/bin/check-submission
 RUN chmod 0755 /opt/dsgym/venv/bin/check-submission \
  && (groupadd -g 1000 agent && useradd -u 1000 -g 1000 -M -d /workspace -s /usr/sbin/nologin agent) \
  && mkdir -p /data /workspace /run/dsgym && chown 1000:1000 /workspace
+# Bundled copies of the data sets this image's prediction tasks grade against are deleted
+# (sandboxes/withhold_data.py, list in sandboxes/<name>/withheld-data.txt); last, so that the
+# warm-up above can still read them.
+ARG WITHHELD=sandboxes/default/withheld-data.txt
+COPY sandboxes/withhold_data.py ${WITHHELD} /tmp/withhold/
+RUN /opt/dsgym/venv/bin/python /tmp/withhold/withhold_data.py /tmp/withhold/withheld-data.txt \
+ && rm -rf /tmp/withhold
 ENV PATH=/opt/dsgym/venv/bin:/usr/local/bin:/usr/bin:/bin \
     HOME=/workspace \
     MPLCONFIGDIR=/tmp/matplotlib \

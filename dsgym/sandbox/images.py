@@ -41,6 +41,8 @@ BASE_PACKAGES = ["python3", "python3-venv", "ca-certificates", "passwd", "libgom
 BASE_REPO = "dsgym-base"
 # The submission checker's path in the build context (the Dockerfile COPYs it from there).
 CHECK_SUBMISSION = "sandboxes/check_submission.py"
+# Deletes bundled copies of graded data sets listed per image (sandboxes/<name>/withheld-data.txt).
+WITHHOLD_SCRIPT = "sandboxes/withhold_data.py"
 Log = Callable[[str], None]
 
 
@@ -60,7 +62,8 @@ def sandbox_files(name: str = "default") -> dict[str, bytes]:
 
     All images share the top-level Dockerfile, the kernel launcher, the cache warm-up
     (``warm_caches.py``, ``jit_cache.py``) and the submission checker; they differ in
-    their requirements.
+    their requirements and in the bundled data sets they delete (``withheld-data.txt``,
+    read by ``withhold_data.py``).
     """
     root = resources.files("dsgym.sandboxes")
     requirements = root / name / "requirements.txt"
@@ -73,7 +76,14 @@ def sandbox_files(name: str = "default") -> dict[str, bytes]:
         "sandboxes/warm_caches.py": (root / "warm_caches.py").read_bytes(),
         CHECK_SUBMISSION: _submission_checker(),
         f"sandboxes/{name}/requirements.txt": requirements.read_bytes(),
+        WITHHOLD_SCRIPT: (root / "withhold_data.py").read_bytes(),
+        withheld_list(name): (root / name / "withheld-data.txt").read_bytes(),
     }
+
+
+def withheld_list(name: str) -> str:
+    """The build-context path of image ``name``'s list of bundled data to delete."""
+    return f"sandboxes/{name}/withheld-data.txt"
 
 
 def _submission_checker() -> bytes:
@@ -264,12 +274,13 @@ def build(
         shutil.copytree(wheels, ctx_path / "wheelhouse", copy_function=link_or_copy)
         log(f"docker build -> {tag}")
         stream = client.api.build(path=ctx, tag=tag, rm=True, decode=True,
-                                  buildargs={"BASE_IMAGE": base_image, "REQUIREMENTS": requirements},
+                                  buildargs={"BASE_IMAGE": base_image, "REQUIREMENTS": requirements,
+                                             "WITHHELD": withheld_list(name)},
                                   labels={"dsgym.image": tag})
         for chunk in stream:
             if "error" in chunk:
                 raise ImageBuildError(f"docker build failed: {chunk['error'].strip()}")
             line = chunk.get("stream", "").rstrip()
-            if line.startswith(("Step ", "warm ")) or "Successfully" in line:
+            if line.startswith(("Step ", "warm ", "withheld ")) or "Successfully" in line:
                 log(line)
     return tag
