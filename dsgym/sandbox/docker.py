@@ -248,7 +248,7 @@ class DockerSandbox(Sandbox):
         self.pid = pid
         conn = Path(f"/proc/{pid}/root{INSIDE_CONN}")
         connection["ip"] = str(conn / "k")
-        self.kernel = KernelSession(conn, connection, self._is_up, self._kill_kernel)
+        self.kernel = KernelSession(conn, connection, self._is_up, self._kill_kernel, pins_parent=self.root)
         try:
             self.kernel.wait_ready(timeout)
         except SandboxError as exc:

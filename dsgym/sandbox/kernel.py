@@ -90,7 +90,7 @@ class KernelSession:
     """
 
     def __init__(self, conn_dir: Path, connection: dict, is_up: Callable[[], bool],
-                 kill_kernel: Callable[[], None]):
+                 kill_kernel: Callable[[], None], pins_parent: Path | None = None):
         self.conn_dir = conn_dir
         self.connection = connection
         self.is_up = is_up
@@ -100,6 +100,7 @@ class KernelSession:
         self.ignored = 0  # malformed messages skipped (see _read)
         self.client: BlockingKernelClient | None = None
         self._pins: Path | None = None  # host folder (0700) of links to the pinned socket descriptors
+        self._pins_parent = pins_parent  # the sandbox's own host folder, so its removal (or prune) takes them
         self._pinned: dict[str, int] = {}  # socket file name -> O_PATH descriptor
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ class KernelSession:
             self._unpin()
             self._check_deadline(deadline, f"the kernel did not create its socket(s) {', '.join(missing)}")
             time.sleep(POLL)
-        self._pins = Path(tempfile.mkdtemp(prefix="dsgym-kernel-"))
+        self._pins = Path(tempfile.mkdtemp(prefix="dsgym-kernel-", dir=self._pins_parent))
         for name, fd in self._pinned.items():
             (self._pins / name).symlink_to(f"/proc/{os.getpid()}/fd/{fd}")
         return {**self.connection, "ip": str(self._pins / Path(self.connection["ip"]).name)}

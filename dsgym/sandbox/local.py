@@ -52,7 +52,7 @@ class LocalSandbox(Sandbox):
                 [sys.executable, str(launcher), str(conn), self.workdir],
                 start_new_session=True, env=env, stdout=log, stderr=subprocess.STDOUT,
             )
-        self.kernel = KernelSession(conn, connection, self._is_up, self._kill_kernel)
+        self.kernel = KernelSession(conn, connection, self._is_up, self._kill_kernel, pins_parent=self.root)
         try:
             self.kernel.wait_ready(timeout)
         except SandboxError:
