@@ -20,11 +20,6 @@ class SandboxError(RuntimeError):
     """The sandbox itself failed (would not start, was killed): not the agent's code."""
 
 
-class SandboxBroken(SandboxError):
-    """The sandbox stopped working because of what ran inside it: its init killed, the kernel's
-    supervisor stopped, its state forged.  The episode's outcome (scored), not an infrastructure error."""
-
-
 class CopyOutError(SandboxError):
     """A file could not be copied out of the sandbox.
 
@@ -35,6 +30,11 @@ class CopyOutError(SandboxError):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
+
+
+class SandboxBroken(SandboxError):
+    """The sandbox stopped working because of what ran inside it: its init killed, the kernel's
+    supervisor stopped, its state forged.  The episode's outcome (scored), not an infrastructure error."""
 
 
 class CappedText:
@@ -108,7 +108,6 @@ class ExecutionResult:
         elif text:
             self.displays.append(text[:room])
             self.displays_chars += min(len(text), room)
-
 
 
 @dataclass(frozen=True)

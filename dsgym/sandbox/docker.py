@@ -147,8 +147,8 @@ class DockerSandbox(Sandbox):
         self.kernel: KernelSession | None = None
         self.root: Path | None = None
         self._closed = False
-        self._started = 0.0
         self._frozen = False
+        self._started = 0.0
         self.lease_seconds = lease_seconds()
         self.lease_file: Path | None = None
         self._lock = threading.Lock()

@@ -18,7 +18,8 @@ import warnings
 from importlib import resources
 from pathlib import Path
 
-from dsgym.sandbox.base import CopyOutError, ExecutionResult, ImageSink, Sandbox, SandboxError, stage_files
+from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Sandbox, SandboxBroken, SandboxError,
+                                stage_files)
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
 from dsgym.sandbox.transfer import copy_file, open_root
 
@@ -70,8 +71,8 @@ class LocalSandbox(Sandbox):
         except SandboxError as exc:
             # Nothing but this process and the sandbox's own code touch the launcher: if it is gone
             # or its kernel no longer answers, the code that ran in it did that.
-            code_ = self.proc.poll() if self.proc is not None else None
-            how = f"its kernel launcher exited ({code_})" if code_ is not None else "its kernel stopped answering"
+            status = self.proc.poll() if self.proc is not None else None
+            how = f"its kernel launcher exited ({status})" if status is not None else "its kernel stopped answering"
             raise SandboxBroken(f"the sandbox's own processes broke it: {how} ({exc})") from exc
 
     def freeze(self) -> None:
