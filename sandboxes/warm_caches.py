@@ -108,6 +108,7 @@ def scanpy_workflow() -> None:
             sc.pp.highly_variable_genes(adata, flavor="cell_ranger", n_top_genes=300)
             for method in ("wilcoxon", "t-test", "t-test_overestim_var"):
                 sc.tl.rank_genes_groups(adata, "group", method=method, use_raw=False)
+            sc.tl.rank_genes_groups(adata, "group", method="wilcoxon", tie_correct=True, use_raw=False)
             sc.tl.score_genes(adata, list(adata.var_names[:20]), ctrl_size=50, use_raw=False)
             scaled = adata.copy()
             sc.pp.scale(scaled, max_value=10)
