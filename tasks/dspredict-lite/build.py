@@ -1084,49 +1084,6 @@ def task_macro() -> Task:
         baselines=baselines)
 
 
-def task_fair() -> Task:
-    import statsmodels.api as sm
-
-    raw = sm.datasets.fair.load_pandas().data
-    features = ["rate_marriage", "age", "yrs_married", "children", "religious", "educ", "occupation",
-                "occupation_husb"]
-    data = raw[features].copy()
-    data["had_affair"] = (raw["affairs"] > 0).astype(int)
-    train, test = random_split(data, 0.25, data["had_affair"])
-    tr, te, truth = frames(train, test, features, ["had_affair"])
-
-    def baselines(task: Task):
-        thresholds = {m: [0.3, 0.4] for m in ("logreg-C1-scaled", "rf-300trees-depth6", "lgbm-leaves7-lr0.05-n200",
-                                               "hgb-lr0.03", "gaussian-nb")}
-        out = tabular_classification(task, features, "had_affair", 4, thresholds)
-        out.append(("constant-1-everyone", pd.DataFrame({"had_affair": np.ones(len(task.test), dtype=int)})))
-        return out
-
-    return Task(
-        id="extramarital-affairs", title="Extramarital Affairs", category="tabular-classification", metric="f1",
-        targets=["had_affair"], output="label", train=tr, test=te, truth=truth,
-        sample=constant_sample(te["id"], ["had_affair"], 0),
-        overview=("A 1974 survey of married women by Redbook magazine asked about their marriage, family, "
-                  "religiousness, education and occupation, and about time spent in extramarital affairs. Predict "
-                  "which respondents had any affair. About a third did."),
-        columns={"rate_marriage": "self-rated marriage, 1 = very poor ... 5 = very good",
-                 "age": "age in years", "yrs_married": "years married", "children": "number of children",
-                 "religious": "how religious, 1 = not ... 4 = strongly",
-                 "educ": "education level (9 = grade school, 12 = high school, 14 = some college, 16 = college "
-                         "graduate, 17 = some graduate school, 20 = advanced degree)",
-                 "occupation": "the woman's occupation, 1 = student, 2 = farming/semi-skilled/unskilled, 3 = white "
-                               "collar, 4 = teacher/nurse/writer/technician/skilled, 5 = managerial/business, "
-                               "6 = professional with advanced degree",
-                 "occupation_husb": "the husband's occupation, same coding",
-                 "had_affair": "1 if she reported any time spent in extramarital affairs, else 0 (train only)"},
-        source="statsmodels.datasets.fair (Fair 1978, Redbook 1974 survey); target = affairs > 0",
-        split="stratified 75/25, seed 0",
-        sources=[{"dataset": "fair", "package": "statsmodels==0.15.0", "path": "statsmodels/datasets/fair/fair.csv",
-                  "license": SM_LICENSE.format(note="'Included with permission of the author.'"),
-                  "original": "Fair (1978), 'A Theory of Extramarital Affairs', J. Political Economy 86:45"}],
-        baselines=baselines)
-
-
 def task_randhie() -> Task:
     import statsmodels.api as sm
 
@@ -1221,13 +1178,19 @@ def task_anes() -> Task:
 PENGUIN_LEVELS = {"species": ["Adelie", "Chinstrap", "Gentoo"], "island": ["Biscoe", "Dream", "Torgersen"],
                   "sex": ["female", "male"]}
 PENGUIN_MEASUREMENTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"]
+PENGUINS_SOURCE = {"dataset": "penguins", "package": "palmerpenguins==0.1.6", "path": "palmerpenguins/data/penguins.csv",
+                   "license": "MIT (palmerpenguins); the data are CC0 (Palmer Station LTER, via the palmerpenguins "
+                              "R package)",
+                   "original": "Gorman, Williams & Fraser (2014), PLoS ONE 9(3): e90081"}
 
 
-def penguin_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """The measurements, the year and one 0/1 column per species, island and sex (a missing sex: all 0)."""
-    out = frame[[*PENGUIN_MEASUREMENTS, "year"]].astype(float)
-    for column, levels in PENGUIN_LEVELS.items():
-        for level in levels:
+def penguin_features(frame: pd.DataFrame, numeric: list[str] = PENGUIN_MEASUREMENTS,
+                     categorical: tuple[str, ...] = ("species", "island", "sex")) -> pd.DataFrame:
+    """The numeric columns, the year and one 0/1 column per level of each categorical column (a missing sex:
+    all 0)."""
+    out = frame[[*numeric, "year"]].astype(float)
+    for column in categorical:
+        for level in PENGUIN_LEVELS[column]:
             out[f"{column}_{level}"] = (frame[column] == level).astype(float)
     return out
 
@@ -1265,16 +1228,56 @@ def task_penguins() -> Task:
         source="palmerpenguins.load_penguins() (Gorman, Williams & Fraser 2014, Palmer Station LTER); the 2 "
                "birds with no measurements are dropped",
         split="random 70/30 stratified on target quintiles, seed 0",
-        sources=[{"dataset": "penguins", "package": "palmerpenguins==0.1.6", "path": "palmerpenguins/data/penguins.csv",
-                  "license": "MIT (palmerpenguins); the data are CC0 (Palmer Station LTER, via the palmerpenguins "
-                             "R package)",
-                  "original": "Gorman, Williams & Fraser (2014), PLoS ONE 9(3): e90081"}],
+        sources=[PENGUINS_SOURCE],
         baselines=baselines)
 
 
+
+def task_penguin_sex() -> Task:
+    raw = pd.read_csv(package_file("palmerpenguins", "data", "penguins.csv"))
+    data = raw.dropna(subset=["sex"]).reset_index(drop=True)  # 11 birds were not sexed (2 of them not measured)
+    for column in ("flipper_length_mm", "body_mass_g", "year"):
+        data[column] = data[column].astype(int)
+    data["female"] = (data["sex"] == "female").astype(int)
+    numeric = [*PENGUIN_MEASUREMENTS, "body_mass_g"]
+    features = ["species", "island", *numeric, "year"]
+    train, test = random_split(data[[*features, "female"]], 0.3, data["female"])
+    tr, te, truth = frames(train, test, features, ["female"])
+
+    def baselines(task: Task):
+        def onehot(frame: pd.DataFrame) -> pd.DataFrame:
+            return penguin_features(frame, numeric, ("species", "island"))
+
+        xtr, xte, y = onehot(task.train), onehot(task.test), task.train["female"]
+        out = run_classifiers(task, xtr, y, xte, None, "one-hot-features")
+        top = top_k_features(xtr, y, 5, classification=True)
+        out += run_classifiers(task, xtr[top], y, xte[top], REDUCED_CLASSIFIERS, "top5-features")
+        out += run_classifiers(task, xtr[numeric], y, xte[numeric], REDUCED_CLASSIFIERS, "measurements-only")
+        out.append(("constant-1-every-bird", pd.DataFrame({"female": np.ones(len(task.test), dtype=int)})))
+        return out
+
+    return Task(
+        id="penguin-sex", title="Palmer Penguins' Sex", category="tabular-classification", metric="f1",
+        targets=["female"], output="label", train=tr, test=te, truth=truth,
+        sample=constant_sample(te["id"], ["female"], 0),
+        overview=("Adult penguins of three species were measured on three islands of the Palmer Archipelago, "
+                  "Antarctica, in 2007-2009, and their sex was determined from blood samples. Predict which "
+                  "birds are female from their species, island, year, body mass and bill and flipper "
+                  "measurements. About half of them are."),
+        columns={"species": "Adelie, Chinstrap or Gentoo", "island": "Biscoe, Dream or Torgersen",
+                 "bill_length_mm": "bill (culmen) length, mm", "bill_depth_mm": "bill (culmen) depth, mm",
+                 "flipper_length_mm": "flipper length, mm", "body_mass_g": "body mass, g",
+                 "year": "year of the study (2007, 2008 or 2009)",
+                 "female": "1 if the bird is female, 0 if male (train only)"},
+        source="palmerpenguins.load_penguins() (Gorman, Williams & Fraser 2014, Palmer Station LTER); the 11 "
+               "birds whose sex was not determined are dropped; target = sex == 'female'",
+        split="stratified 70/30, seed 0",
+        sources=[PENGUINS_SOURCE],
+        baselines=baselines)
+
 TASKS: list[Callable[[], Task]] = [
     task_breast_cancer, task_wine, task_diabetes, task_digits, task_solubility, task_freesolv, task_drug_decade,
-    task_pbmc, task_co2, task_macro, task_fair, task_randhie, task_anes, task_penguins,
+    task_pbmc, task_co2, task_macro, task_penguin_sex, task_randhie, task_anes, task_penguins,
 ]
 
 

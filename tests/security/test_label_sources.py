@@ -29,7 +29,6 @@ SIGNATURES = {
     "digits": ["0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0"],
     "co2": ["19580329,316.1"],
     "macrodata": ["1959,1,2710.349"],
-    "fair": ["3,27,13,3,1,14,3,4,3.2307692"],
     "randhie": ["2,4.61512,1,6.907755,0,0,13.73189"],
     "anes96": ["190\t1\t3\t3\t5\t1\t20"],
     "pbmc68k_reduced": ["\x89HDF\r\n\x1a\n", "bulk_labels"],
@@ -46,7 +45,7 @@ for name in ["load_breast_cancer", "load_wine", "load_diabetes", "load_digits"]:
     except Exception:
         pass
 import statsmodels.datasets as smd
-for name in ["co2", "macrodata", "fair", "randhie", "anes96"]:
+for name in ["co2", "macrodata", "randhie", "anes96"]:
     try:
         getattr(smd, name).load_pandas()
         outcome["loaded"].append("statsmodels." + name)
@@ -100,9 +99,9 @@ def test_the_predict_image_withholds_every_label_source_of_dspredict_lite(make_e
 @pytest.mark.docker
 def test_the_probe_finds_every_source_where_it_is_kept(make_env):
     """The control: the bio image keeps the bundled data (sandboxes/bio/withheld-data.txt says
-    why), so the same probe must load all ten sources there and find each signature."""
+    why), so the same probe must load all nine sources there and find each signature."""
     outcome = probe(make_env, "dsbio-lite/pbmc-pca-variance-top10", "bio")
-    assert len(outcome["loaded"]) == 10, outcome["loaded"]
+    assert len(outcome["loaded"]) == 9, outcome["loaded"]
     assert "scanpy/datasets/10x_pbmc68k_reduced.h5ad" in outcome["present"]
     assert any(p.endswith("stl/tests") for p in outcome["present"]), outcome["present"]
     found = {copy.split(":")[0] for copy in outcome["copies"]}
@@ -136,6 +135,6 @@ def test_every_packaged_source_of_a_prediction_suite_is_withheld_from_its_image(
                           for name, glob in patterns)
             assert covered, f"{path} ({source['dataset']}) ships in the {image} image and is not withheld"
             checked.append(path)
-    assert len(checked) >= 11, checked  # 10 data sets, diabetes in two files
+    assert len(checked) >= 10, checked  # 9 data sets, diabetes in two files
     for name in images.image_names():
         assert images.withheld_list(name) in images.sandbox_files(name), name
