@@ -1,6 +1,6 @@
 """Threat: the hidden labels of a prediction task are derivable from a packaged copy of its source
 data inside the sandbox (scikit-learn, statsmodels and scanpy ship the full labelled data sets
-that tasks/dspredict-lite splits; joining the test rows back to them recovers every label).
+that tasks/dspredict-lite splits, scikit-learn's test fixtures also the Palmer penguins; joining the test rows back to them recovers every label).
 
 The predict image deletes them at build time (sandboxes/withhold_data.py with
 sandboxes/predict/withheld-data.txt); this test plays a real dspredict-lite task in it.
@@ -20,8 +20,10 @@ from tests.security.probe import cell_json
 # What marks a copy of each source: the first record of the file as the package ships it
 # (gzip files are read decompressed); for pbmc68k_reduced, an HDF5 file (its signature bytes)
 # that holds the `bulk_labels` column (the cell barcodes are stored compressed, and the names
-# of the labels also occur in scanpy's docstrings).  A file is a copy when it holds every
-# part.  The control test finds each one in the bio image, which keeps the packages' data.
+# of the labels also occur in scanpy's docstrings); for penguins, the first bird's bill and
+# flipper measurements (palmerpenguins writes `181`, the copy among scikit-learn's OpenML test
+# fixtures `181.0`).  A file is a copy when it holds every part; every installed package is
+# searched, not only the sources' own.  The control test finds each one in the bio image, which keeps the packages' data.
 SIGNATURES = {
     "breast_cancer": ["17.99,10.38,122.8,1001"],
     "wine": ["14.23,1.71,2.43,15.6,127"],
@@ -31,6 +33,7 @@ SIGNATURES = {
     "macrodata": ["1959,1,2710.349"],
     "randhie": ["2,4.61512,1,6.907755,0,0,13.73189"],
     "anes96": ["190\t1\t3\t3\t5\t1\t20"],
+    "penguins": ["39.1,18.7,181"],
     "pbmc68k_reduced": ["\x89HDF\r\n\x1a\n", "bulk_labels"],
 }
 
@@ -63,15 +66,17 @@ if (roots["scanpy"] / "datasets" / "10x_pbmc68k_reduced.h5ad").exists():
     outcome["present"].append("scanpy/datasets/10x_pbmc68k_reduced.h5ad")
 outcome["present"] += sorted(str(p.relative_to(roots["statsmodels"])) for p in roots["statsmodels"].rglob("tests"))
 signatures = {k: [part.encode("latin-1") for part in v] for k, v in SIGNATURES.items()}
-for root in roots.values():
-    for path in root.rglob("*"):
-        if not path.is_file() or path.suffix in (".so", ".pyc") or path.stat().st_size > 50_000_000:
-            continue
-        data = path.read_bytes()
-        if path.suffix == ".gz":
+for path in roots["sklearn"].parent.rglob("*"):  # every installed package, not only the sources' own
+    if not path.is_file() or path.suffix in (".so", ".pyc") or path.stat().st_size > 50_000_000:
+        continue
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
             data = gzip.decompress(data)
-        outcome["copies"] += [f"{k}: {path}" for k, parts in signatures.items()
-                             if all(part in data for part in parts)]
+        except (OSError, EOFError):
+            pass
+    outcome["copies"] += [f"{k}: {path}" for k, parts in signatures.items()
+                         if all(part in data for part in parts)]
 emit(outcome)
 """
 
