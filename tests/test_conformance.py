@@ -41,6 +41,7 @@ def suite(tmp_path_factory, docker_image):
               "answer": ANSWERS[task_id]} for task_id, question in QUESTIONS.items()]
     (root / "manifest.json").write_text(json.dumps({"suite": SUITE, "version": "1", "data_dir": "data",
                                                     "tasks": tasks}))
+    earlier = {container.id for container in owned_containers()}  # other modules' leftovers are theirs to answer for
     before = os.environ.get("DSGYM_SUITES")
     os.environ["DSGYM_SUITES"] = os.pathsep.join(filter(None, [before, str(root)]))
     dsgym.register_suite(root)
@@ -49,7 +50,8 @@ def suite(tmp_path_factory, docker_image):
         os.environ.pop("DSGYM_SUITES", None)
     else:
         os.environ["DSGYM_SUITES"] = before
-    assert not owned_containers(), "a conformance case left a sandbox behind"
+    left = [container.name for container in owned_containers() if container.id not in earlier]
+    assert not left, f"a conformance case left a sandbox behind: {left}"
 
 
 def task_of(observation: str) -> str:

@@ -142,7 +142,9 @@ class KernelSession:
         if self.client is not None:
             self.client.stop_channels()
             self.client = None
-        client = BlockingKernelClient()
+        # The process's shared context: a client with its own context destroys it when garbage-collected,
+        # and that term() can block forever in whichever thread the collector happens to run.
+        client = BlockingKernelClient(context=zmq.Context.instance())
         client.load_connection_info(self._pin_sockets(deadline))
         client.start_channels()
         self.client = client
