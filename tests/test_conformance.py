@@ -222,6 +222,7 @@ def test_the_observation_space_declares_the_cap_the_env_enforces():
 
 
 def test_trl_environment_factory_with_its_defaults():
+    pytest.importorskip("trl")  # dsgym[trl]
     from dsgym.rl.trl import DSGymEnvironments
 
     with DSGymEnvironments(f"{SUITE}/sum-y", pool_size=1) as factory:
