@@ -386,11 +386,18 @@ class DockerSandbox(Sandbox):
             except docker.errors.APIError as exc:
                 if "already in progress" not in str(exc):
                     raise
+                self._await_removal()  # auto-remove got there first: "closed" means gone, so wait for it
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
         _live.discard(self)
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _await_removal(self, timeout: float = 10.0) -> None:
+        try:
+            self.container.wait(condition="removed", timeout=timeout)
+        except (docker.errors.NotFound, docker.errors.APIError, requests.RequestException):
+            pass  # already gone, or the daemon is slow: prune and the lease still remove it
 
     def _is_up(self) -> bool:
         if self.pid and not os.path.exists(f"/proc/{self.pid}"):  # gone before Docker says so
