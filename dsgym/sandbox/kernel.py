@@ -81,6 +81,9 @@ def open_folder(path: Path) -> int:
     return fd
 
 
+MAX_PINS_PARENT = 70  # + "/dsgym-k-XXXXXXXX/<ip name>-<port>" stays under the 107-byte unix socket path limit
+
+
 class KernelSession:
     """One host-side client of the kernel in a sandbox.
 
@@ -173,7 +176,10 @@ class KernelSession:
             self._unpin()
             self._check_deadline(deadline, f"the kernel did not create its socket(s) {', '.join(missing)}")
             time.sleep(POLL)
-        self._pins = Path(tempfile.mkdtemp(prefix="dsgym-kernel-", dir=self._pins_parent))
+        parent = self._pins_parent
+        if parent is not None and len(str(parent)) > MAX_PINS_PARENT:
+            parent = None  # a unix socket path holds at most 107 bytes: fall back to the (short) temp folder
+        self._pins = Path(tempfile.mkdtemp(prefix="dsgym-k-", dir=parent))
         for name, fd in self._pinned.items():
             (self._pins / name).symlink_to(f"/proc/{os.getpid()}/fd/{fd}")
         return {**self.connection, "ip": str(self._pins / Path(self.connection["ip"]).name)}

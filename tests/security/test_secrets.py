@@ -153,7 +153,8 @@ def test_proc_and_sys_reveal_no_host_secrets(make_env):
     host_only = {name for name in os.environ if name not in names} - {"PATH", "HOME", "HOSTNAME"}
     assert names - {"PATH", "HOSTNAME", "HOME", "PWD"} <= {  # PWD: set by the container's sh, not the host
         "MPLCONFIGDIR", "NUMBA_CACHE_DIR", "IPYTHONDIR", "JUPYTER_RUNTIME_DIR", "PYTHONDONTWRITEBYTECODE",
-        "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "USER", "LOGNAME"}, names
+        "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "USER", "LOGNAME", "DSGYM_WARM_CACHE"}, names
+    # DSGYM_WARM_CACHE: the image's read-only warm-cache folder (docs/load.md), set by the Dockerfile
     # USER and LOGNAME come from dsgym (the sandbox's uid has no passwd entry), never from the host
     assert {item for item in out["pid1_env"] if item.startswith(("USER=", "LOGNAME="))} <= {"USER=agent",
                                                                                           "LOGNAME=agent"}
