@@ -563,6 +563,10 @@ def _ensure_renewer() -> None:
         if _renewer is None or not _renewer.is_alive():
             _renewer = threading.Thread(target=_renew_leases, name="dsgym-lease", daemon=True)
             _renewer.start()
+    _renew_now.set()  # a new sandbox may hold a shorter lease than the renewer is sleeping for
+
+
+_renew_now = threading.Event()
 
 
 def _renew_leases() -> None:
@@ -580,7 +584,8 @@ def _renew_leases() -> None:
                 except OSError:
                     pass  # closed meanwhile
             interval = min(interval, sandbox.lease_seconds / 4)
-        time.sleep(interval)
+        _renew_now.wait(interval)
+        _renew_now.clear()
 
 
 def _remove_root(root: str | None) -> None:
