@@ -1,6 +1,6 @@
 """Honest time limits: a cell that runs out of time because the host starved it of CPU is not the agent's failure.
 
-Real containers, real load: the host is made busy with spinning processes (started and
+Real containers, real load: the host is made busy with spinning containers (started and
 stopped by these tests), and the sandbox's cgroup accounting decides.
 """
 
@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 
+import docker.errors
 import pytest
 
 import dsgym
 from dsgym import runner
 from dsgym.agents import OracleAgent
 from dsgym.sandbox import Limits
+from dsgym.sandbox.docker import client
 
 pytestmark = pytest.mark.docker
 SPIN = "import time\nstart = time.time()\nwhile time.time() - start < 60:\n    pass\nanswer = 1\n"
@@ -34,14 +34,22 @@ def load_suite(tmp_path_factory):
 
 
 @pytest.fixture
-def busy_host():
-    """Spinning processes, four per core, so a sandbox gets well under one CPU."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(4 * (os.cpu_count() or 1))]
+def busy_host(docker_image):
+    """Spinning containers, four per core, so a sandbox gets well under one CPU.
+
+    Containers, not host processes: the daemon gives its cgroup a share of its own, so
+    spinners outside it would leave a sandbox its whole CPU on a machine that is otherwise idle.
+    """
+    spinners = [client().containers.run(docker_image, ["python3", "-c", "while True: pass"], detach=True,
+                                        network_mode="none", auto_remove=True, labels={"dsgym.test": "spinner"})
+                for _ in range(4 * (os.cpu_count() or 1))]
     time.sleep(1.0)
     yield
-    for proc in procs:
-        proc.kill()
-        proc.wait()
+    for spinner in spinners:
+        try:
+            spinner.remove(force=True)
+        except docker.errors.NotFound:
+            pass
 
 
 def _play(job: str, **options) -> runner.EpisodeRecord:
