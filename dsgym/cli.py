@@ -279,7 +279,7 @@ def run_one(
         fail(str(exc))
     shutdown.reap(lambda line: err.print(line, **PLAIN), sandbox)
     try:
-        record = play(env.unwrapped, player, seed=seed)
+        record = play(env, player, seed=seed)
     except KeyboardInterrupt as exc:
         err.print(f"{shutdown.cause(exc)}: the episode was abandoned and its sandbox removed", **PLAIN)
         raise typer.Exit(shutdown.exit_code(exc))

@@ -138,7 +138,10 @@ class DSGymEnv(gym.Env[str, str]):
         self.done = False
         prompt = truncate(self.render_prompt(), self.max_observation_chars)
         self.transcript = [prompt]
-        info = {**self._base_info(), "reset_time": time.monotonic() - t0,
+        info = {**self._base_info(), "reset_time": time.monotonic() - t0, "env_id": self.task.env_id,
+                "category": self.task.metadata.get("category"), "task": self.task,
+                "limits": {"max_turns": self.max_turns, "cell_timeout": self.cell_timeout,
+                           "episode_budget": self.episode_budget},
                 "isolated": self.sandbox.isolated, "data_files": list(self.task.data_files)}
         return prompt, info
 

@@ -34,14 +34,18 @@ into errors would re-roll them for free.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
+import gymnasium as gym
+
 from dsgym.agents.base import Agent, ModelReply
-from dsgym.env import DSGymEnv, MissingDataError
+from dsgym.env import MissingDataError
 from dsgym.llm import LLMError
 from dsgym.sandbox.base import SandboxError
 
@@ -195,19 +199,21 @@ class Cancelled(Exception):
     """The runner gave up on this episode (deadline or Ctrl-C); its record is discarded."""
 
 
-def play(env: DSGymEnv, agent: Agent, *, seed: int | None = None, task_id: str | None = None,
+def play(env: gym.Env, agent: Agent, *, seed: int | None = None, task_id: str | None = None,
          record: EpisodeRecord | None = None, cancel: threading.Event | None = None) -> EpisodeRecord:
     """Run ``agent`` until the episode ends.  Failures are recorded (typed), never raised.
 
-    ``record`` may be passed in (the runner fills ids first, and reads it while the
-    episode runs); ``cancel`` stops the episode between actions.
+    Works on any (wrapped) dsgym env through ``reset``/``step`` and their ``info`` only:
+    the task, its ids and the limits come from ``reset``'s info.  ``record`` may be passed
+    in (the runner fills ids first, and reads it while the episode runs); ``cancel``
+    stops the episode between actions.
     """
     t0 = time.monotonic()
-    fixed = env.fixed_task
     if record is None:
-        guess = fixed.id if fixed else (task_id or "")
-        record = EpisodeRecord(env_id=f"{env.suite.name}/{guess}", task_id=guess, agent=agent.name,
-                               suite=env.suite.name, seed=seed)
+        spec = getattr(env, "spec", None)
+        spec_kwargs = dict(spec.kwargs) if spec is not None else {}
+        suite, guess = spec_kwargs.get("suite", ""), spec_kwargs.get("task_id") or task_id or ""
+        record = EpisodeRecord(env_id=f"{suite}/{guess}", task_id=guess, agent=agent.name, suite=suite, seed=seed)
     record.started_at = record.started_at or now_iso()
     try:
         _play(env, agent, record, t0, seed, task_id, cancel)
@@ -218,7 +224,7 @@ def play(env: DSGymEnv, agent: Agent, *, seed: int | None = None, task_id: str |
     return record
 
 
-def _play(env: DSGymEnv, agent: Agent, record: EpisodeRecord, t0: float, seed: int | None,
+def _play(env: gym.Env, agent: Agent, record: EpisodeRecord, t0: float, seed: int | None,
           task_id: str | None, cancel: threading.Event | None) -> None:
     def check() -> None:
         if cancel is not None and cancel.is_set():
@@ -230,15 +236,17 @@ def _play(env: DSGymEnv, agent: Agent, record: EpisodeRecord, t0: float, seed: i
         kind, retry = classify_env_error(exc, at_reset=True)
         record.fail(kind, f"reset failed: {describe(exc)}", retryable=retry)
         return
-    task = env.task
-    assert task is not None
-    record.env_id, record.task_id, record.suite = task.env_id, task.id, task.suite
-    record.category = record.category or task.metadata.get("category")
-    record.prompt, record.reset_time, record.episode_id = prompt, info["reset_time"], env.episode_id
+    task = info.get("task")
+    record.env_id = info.get("env_id") or (task.env_id if task is not None else record.env_id)
+    record.task_id = info.get("task_id", record.task_id)
+    record.suite = info.get("suite", record.suite)
+    record.category = record.category or info.get("category")
+    record.prompt, record.reset_time = prompt, info.get("reset_time", 0.0)
+    record.episode_id = info.get("episode_id", record.episode_id)
     try:
         check()
         try:
-            agent.start(task, prompt)
+            start_agent(agent, task, prompt, info)
         except Exception as exc:  # noqa: BLE001 - one failed episode must not stop a run
             kind, retry = classify_agent_error(exc)
             record.fail(kind, f"agent.start failed: {describe(exc)}", retryable=retry)
@@ -280,6 +288,23 @@ def _play(env: DSGymEnv, agent: Agent, record: EpisodeRecord, t0: float, seed: i
                 return
     except Cancelled:
         record.fail("timeout", "cancelled by the runner")
+
+
+def start_agent(agent: Agent, task: Any, prompt: str, info: dict[str, Any]) -> None:
+    """``agent.start(task, prompt, info)``; an agent written before ``info`` existed gets ``(task, prompt)``."""
+    if _takes_info(type(agent).start):
+        agent.start(task, prompt, info)
+    else:
+        agent.start(task, prompt)
+
+
+@functools.lru_cache(maxsize=256)
+def _takes_info(start: Any) -> bool:
+    try:
+        parameters = inspect.signature(start).parameters
+    except (TypeError, ValueError):
+        return True
+    return "info" in parameters or any(p.kind is p.VAR_POSITIONAL for p in parameters.values())
 
 
 def _finish(record: EpisodeRecord, reward: float, info: dict[str, Any]) -> None:

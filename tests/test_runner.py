@@ -185,15 +185,15 @@ def test_latest_record_of_a_key_wins():
 
 
 class StubEnv:
-    """Just enough of DSGymEnv for ``play``: every step ends the episode the way ``ending`` says."""
+    """Just enough of an env for ``play`` (reset, step, info): every step ends the episode as ``ending`` says."""
 
     def __init__(self, ending: dict):
         self.task = dsgym.get_task("dsgym-tasks-lite", "iris-kmeans-ari")
-        self.fixed_task, self.suite = self.task, dsgym.get_suite(self.task.suite)
-        self.episode_id, self.ending = "x", ending
+        self.ending = ending
 
     def reset(self, seed=None, options=None):
-        return "prompt", {"reset_time": 0.1}
+        return "prompt", {"reset_time": 0.1, "task": self.task, "task_id": self.task.id, "suite": self.task.suite,
+                          "env_id": self.task.env_id, "episode_id": "x"}
 
     def step(self, action):
         return "obs", 0.0, False, True, {"step_time": 0.01, "action_kind": "code", **self.ending}
