@@ -2,7 +2,7 @@
 
 Unit tests drive ``act`` directly; tests marked ``docker`` play whole episodes with
 ``dsgym.episode.play`` in real sandboxes, the fake server scripted by
-``tests.scripted_model``.
+``tests.support.scripted_model``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dsgym.agents import AGENTS, CodeActAgent, ReActAgent, load_agent, prompts
 from dsgym.agents.react import estimate_tokens, extract_action
 from dsgym.episode import play
 from dsgym.llm import LLMError
-from tests.fake_openai import FakeOpenAI, count_tokens, message_text
-from tests.scripted_model import (Conversation, ScriptedModel, answer_marked, print_marked, python,
-                                  solve_with_reference)
+from tests.support.fake_openai import FakeOpenAI, count_tokens, message_text
+from tests.support.scripted_model import (Conversation, ScriptedModel, answer_marked, print_marked, python,
+                                          solve_with_reference)
 
 IRIS = "dsgym-tasks-lite/iris-weakest-anova-feature"
 ENV_VARS = ["DSGYM_MODEL", "DSGYM_BASE_URL", "OPENAI_BASE_URL", "DSGYM_API_KEY", "OPENAI_API_KEY",

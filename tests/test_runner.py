@@ -19,8 +19,8 @@ from dsgym.agents import OracleAgent
 from dsgym.agents.base import Agent
 from dsgym.llm import LLMClient
 from dsgym.report import summarize
-from tests.fake_openai import FakeOpenAI
-from tests.helpers import REPO, owned_containers
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.helpers import REPO, owned_containers
 
 DSGYM = str(Path(sys.executable).with_name("dsgym"))
 BOGUS_IMAGE = "dsgym-no-such-image:0"
