@@ -2,7 +2,7 @@
 
     python benchmarks/synth_pipeline.py [--sources dsgym-tasks-lite dsbio-lite] [--rollouts 3] [-j 2] [--json]
 
-The model is the scripted analyst of the tests (``tests/synth_model.py``) behind the
+The model is the scripted analyst of the tests (``tests/support/synth_model.py``) behind the
 local fake OpenAI-compatible server: it proposes seven kinds of question per dataset
 (one malformed entry besides) and plays rollouts that are right, wrong, claim numbers
 their code never printed, trivial or silent, so every filter has work.  Everything
@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dsgym.synth import SynthSettings, synthesize  # noqa: E402
 from dsgym.synth.report import report_lines  # noqa: E402
-from tests.fake_openai import FakeOpenAI  # noqa: E402
-from tests.synth_model import ScriptedAnalyst  # noqa: E402
+from tests.support.fake_openai import FakeOpenAI  # noqa: E402
+from tests.support.synth_model import ScriptedAnalyst  # noqa: E402
 
 SEED = 1000
 

@@ -9,6 +9,7 @@ import pytest
 
 import dsgym
 from dsgym.sandbox import images
+from tests.support.predict_suite import write_prediction_suite
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +66,12 @@ def make_env(docker_image, secret_suite):
     yield factory
     for env in made:
         env.close()
+
+
+@pytest.fixture(scope="session")
+def predict_suite(tmp_path_factory) -> dict:
+    """The toy prediction suite of ``tests.support.predict_suite``, registered as ``predict-env``; its facts."""
+    facts = write_prediction_suite(tmp_path_factory.mktemp("predict-env"), name="predict-env")
+    suite = dsgym.register_suite(facts["root"])
+    assert not suite.errors, suite.errors
+    return facts

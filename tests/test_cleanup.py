@@ -25,7 +25,7 @@ import dsgym
 from dsgym.sandbox import SandboxError
 from dsgym.sandbox.docker import client
 from dsgym.agents import OracleAgent
-from tests.helpers import REPO, labelled_containers, owned_containers, python
+from tests.support.helpers import REPO, labelled_containers, owned_containers, python
 
 pytestmark = pytest.mark.docker
 

@@ -21,7 +21,7 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, RecordEpisodeStatistics, TimeLimit
 
 import dsgym
-from tests.helpers import owned_containers
+from tests.support.helpers import owned_containers
 
 pytestmark = pytest.mark.docker
 SUITE = "conformance"

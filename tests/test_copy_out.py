@@ -14,8 +14,7 @@ from dsgym.sandbox.base import CopyOutError, Limits
 from dsgym.sandbox.docker import DockerSandbox
 from dsgym.sandbox.local import LocalSandbox, NotIsolatedWarning
 from dsgym.sandbox.transfer import copy_file, open_root
-from tests.helpers import python
-from tests.predict_suite import write_prediction_suite
+from tests.support.helpers import python
 
 MB = 1 << 20
 # Appends 1 MB blocks to a file in the background (a new session: it outlives the cell), forever.
@@ -115,20 +114,12 @@ def test_the_time_bound_stops_a_copy_and_leaves_nothing(tmp_path):
         os.close(root)
 
 
-@pytest.fixture(scope="module")
-def predict_suite(tmp_path_factory):
-    facts = write_prediction_suite(tmp_path_factory.mktemp("copy-out"), name="copy-out")
-    suite = dsgym.register_suite(facts["root"])
-    assert not suite.errors
-    return facts
-
-
 @pytest.mark.docker
 def test_a_submission_growing_past_the_cap_is_invalid_with_the_reason(docker_image, predict_suite, tmp_path,
                                                                        monkeypatch):
     monkeypatch.setattr("dsgym.env.MAX_SUBMISSION_BYTES", 4 * MB)
     artifacts = tmp_path / "artifacts"
-    env = dsgym.make("copy-out/toy", artifacts_dir=artifacts, max_turns=4)
+    env = dsgym.make("predict-env/toy", artifacts_dir=artifacts, max_turns=4)
     try:
         env.reset()
         env.step(python(GROW.format(path="/workspace/submission.csv")))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_openai import FakeOpenAI
-from tests.synth_model import ScriptedAnalyst, expected_kept
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.synth_model import ScriptedAnalyst, expected_kept
 from tests.test_synth import SEED, write_data
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

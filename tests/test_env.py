@@ -7,7 +7,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dsgym
-from tests.helpers import python
+from tests.support.helpers import python
 
 pytestmark = pytest.mark.docker
 

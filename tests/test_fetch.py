@@ -13,7 +13,7 @@ import pytest
 
 from dsgym import fetching
 from dsgym.fetching import FetchError, fetch
-from tests.helpers import REPO
+from tests.support.helpers import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "official"
 DSGYM = Path(sys.executable).with_name("dsgym")

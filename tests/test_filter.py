@@ -24,7 +24,7 @@ from dsgym.filter.probe import extract_answer
 from dsgym.llm import LLMClient
 from dsgym.scoring import score_answer
 from dsgym.task import Suite
-from tests.fake_openai import FakeOpenAI, message_text
+from tests.support.fake_openai import FakeOpenAI, message_text
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "zq-secret-7781"  # sits in the data; must never reach the model

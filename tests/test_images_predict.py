@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 
 from dsgym.sandbox import images
-from tests.helpers import REPO
+from tests.support.helpers import REPO
 
 
 def requirements(name: str) -> dict[str, str]:

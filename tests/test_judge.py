@@ -6,7 +6,7 @@ import pytest
 
 from dsgym.scoring import JudgeConfigError, ScoringError, score_answer
 from dsgym.scoring.judge import SYSTEM_PROMPT, parse_verdict
-from tests.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI
 
 QUESTION = "How did urban land use affect the invasion of different types of introduced plants?"
 REFERENCE = "Urban land use reduced invasion by gardening plants over unintentionally introduced ones."

@@ -23,7 +23,7 @@ import docker.errors
 import pytest
 
 from dsgym.sandbox.docker import DockerSandbox, client, list_containers, pid_namespace, prune
-from tests.helpers import REPO, owned_containers, python
+from tests.support.helpers import REPO, owned_containers, python
 
 pytestmark = pytest.mark.docker
 

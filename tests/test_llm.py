@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dsgym.llm import Completion, LLMClient, LLMError, Usage, shared_cache_dir
-from tests.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI
 
 HELLO = [{"role": "user", "content": "say hello to the gym"}]
 

@@ -8,7 +8,7 @@ import pytest
 
 import dsgym
 from dsgym.sandbox.local import LocalSandbox, NotIsolatedWarning
-from tests.helpers import python
+from tests.support.helpers import python
 
 
 def test_local_sandbox_warns_and_runs_an_episode(secret_suite):

@@ -7,7 +7,7 @@ import pytest
 import dsgym
 from dsgym.env import MissingDataError
 from dsgym.loaders import gold_submission
-from tests.helpers import REPO, python
+from tests.support.helpers import REPO, python
 
 FIXTURES = REPO / "tests" / "fixtures" / "official"
 SHARED = REPO.parent / "shared" / "fixtures" / "official" / "data"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI
 
 DSGYM = str(Path(sys.executable).with_name("dsgym"))
 REPO = Path(__file__).resolve().parents[1]

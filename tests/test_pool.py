@@ -8,7 +8,7 @@ import pytest
 
 import dsgym
 from dsgym.sandbox import SandboxPool, sandbox_factory
-from tests.helpers import python
+from tests.support.helpers import python
 
 pytestmark = pytest.mark.docker
 
@@ -38,7 +38,7 @@ def test_pool_never_reuses_a_container(docker_image, secret_suite):
                 assert "['numbers.csv'] []" in obs
         finally:
             env.close()
-    from tests.helpers import labelled_containers
+    from tests.support.helpers import labelled_containers
 
     assert not seen & {c.id for c in labelled_containers()}
 
@@ -53,7 +53,7 @@ def test_env_owned_pool_is_closed_with_the_env(docker_image, secret_suite):
 
 
 def test_several_starters_fill_the_pool_and_close_leaves_nothing(docker_image, secret_suite):
-    from tests.helpers import labelled_containers
+    from tests.support.helpers import labelled_containers
 
     before = {c.id for c in labelled_containers()}
     with SandboxPool(sandbox_factory("docker"), size=4, starters=3) as pool:

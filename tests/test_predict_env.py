@@ -10,22 +10,13 @@ import dsgym
 from dsgym import runner
 from dsgym.agents import OracleAgent
 from dsgym.episode import play
-from tests.helpers import python
-from tests.predict_suite import write_prediction_suite
+from tests.support.helpers import python
 
 pytestmark = pytest.mark.docker
 
 WRITE_PERFECT = ("import pandas as pd\n"
                  "t = pd.read_csv('/data/toy/test.csv')\n"
                  "t.assign(y=(t.x1 + t.x2 > 0).astype(int))[['id', 'y']].to_csv('/workspace/submission.csv', index=False)")
-
-
-@pytest.fixture(scope="module")
-def predict_suite(tmp_path_factory):
-    facts = write_prediction_suite(tmp_path_factory.mktemp("predict-env"), name="predict-env")
-    suite = dsgym.register_suite(facts["root"])
-    assert not suite.errors
-    return facts
 
 
 @pytest.fixture

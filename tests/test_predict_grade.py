@@ -8,7 +8,7 @@ import pytest
 from dsgym.predict.grade import GradingError, grade
 from dsgym.task import load_manifest
 from dsgym.validation import validate_suite
-from tests.predict_suite import write_prediction_suite
+from tests.support.predict_suite import write_prediction_suite
 
 
 @pytest.fixture(scope="module")

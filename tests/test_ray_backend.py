@@ -117,8 +117,8 @@ def test_the_command_line_runs_on_ray_and_refuses_an_address_without_it(docker_i
 
 def test_synth_on_ray_keeps_what_the_local_backend_keeps(docker_image, ray_session, tmp_path):
     from dsgym.synth import synthesize
-    from tests.fake_openai import FakeOpenAI
-    from tests.synth_model import ScriptedAnalyst, expected_kept
+    from tests.support.fake_openai import FakeOpenAI
+    from tests.support.synth_model import ScriptedAnalyst, expected_kept
     from tests.test_synth import SEED, settings, write_data
 
     data = write_data(tmp_path / "data")

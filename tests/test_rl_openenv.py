@@ -19,7 +19,7 @@ from openenv.core.generic_client import GenericEnvClient
 
 import dsgym
 from dsgym.rl.openenv_client import DSGymAction, DSGymClient
-from tests.helpers import owned_containers
+from tests.support.helpers import owned_containers
 
 pytestmark = pytest.mark.docker
 SUITE, TASK = "dsgym-tasks-lite", "iris-kmeans-ari"

@@ -8,7 +8,7 @@ import pytest
 import dsgym
 from dsgym.rl import SessionError, ToolSession, suite_pool
 from dsgym.vector import PooledSyncVectorEnv
-from tests.predict_suite import write_prediction_suite
+from tests.support.predict_suite import write_prediction_suite
 
 pytestmark = pytest.mark.docker
 SUM_Y = sum(i * 3 % 7 for i in range(100))

@@ -10,8 +10,8 @@ import pytest
 
 import dsgym
 from dsgym.rl.trl import EPISODE_OVER, DSGymEnvironments, train_dataset
-from tests.grpo_smoke import ENV_ID, RIGHT, TASK, train_two_steps, warm_model
-from tests.helpers import REPO, owned_containers
+from tests.support.grpo_smoke import ENV_ID, RIGHT, TASK, train_two_steps, warm_model
+from tests.support.helpers import REPO, owned_containers
 
 GENERATIONS = 6
 

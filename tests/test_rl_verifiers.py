@@ -19,9 +19,9 @@ vf = pytest.importorskip("verifiers")
 
 import dsgym
 from dsgym.rl.verifiers_env import DSGymVerifiersEnv, load_environment
-from tests.fake_openai import FakeOpenAI, message_text
+from tests.support.fake_openai import FakeOpenAI, message_text
 from dsgym.sandbox.docker import orphaned
-from tests.helpers import REPO, labelled_containers, owned_containers
+from tests.support.helpers import REPO, labelled_containers, owned_containers
 
 SUITE = "dsgym-tasks-lite"
 RIGHT = ["anes96-dole-clinton-paired-t", "anes96-independents-dole-share"]

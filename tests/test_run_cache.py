@@ -13,7 +13,7 @@ from dsgym import registry, report
 from dsgym.agents import ReActAgent
 from dsgym.synth import export
 from dsgym.view import build_site
-from tests.fake_openai import FakeOpenAI, message_text
+from tests.support.fake_openai import FakeOpenAI, message_text
 from tests.test_runner import cli, lines
 from tests.test_view import body, browser, not_pwned, shoot  # noqa: F401 - browser is a fixture
 

@@ -1,6 +1,6 @@
 """Two SFT steps with TRL on CPU over agent conversations saved with ``datasets.save_to_disk``.
 
-The tokenizer and the model are built locally (see ``tests/sft_smoke.py``): nothing is downloaded.
+The tokenizer and the model are built locally (see ``tests/support/sft_smoke.py``): nothing is downloaded.
 torch, trl, transformers and accelerate must be installed; a missing one fails the test, it never skips.
 """
 
@@ -75,7 +75,7 @@ def test_two_sft_steps_on_cpu(tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     import datasets
 
-    from tests.sft_smoke import train_two_steps
+    from tests.support.sft_smoke import train_two_steps
 
     datasets.Dataset.from_list(_rows()).save_to_disk(str(tmp_path / "ds"))
 

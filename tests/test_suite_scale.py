@@ -15,7 +15,7 @@ import pytest
 
 import dsgym
 from dsgym.task import TaskFileError, load_manifest
-from tests.helpers import REPO
+from tests.support.helpers import REPO
 
 DSGYM = str(Path(sys.executable).with_name("dsgym"))
 

@@ -1,6 +1,6 @@
 """The synthesis pipeline end to end: real sandboxes, the real react agent, a scripted fake model server.
 
-The scripted analyst (``tests.synth_model``) proposes questions, some malformed or
+The scripted analyst (``tests.support.synth_model``) proposes questions, some malformed or
 near-duplicate, and plays rollouts that compute right answers, wrong answers,
 claim numbers their code never printed, solve trivially or never answer.  The
 pipeline must keep exactly the verified majority trajectories.
@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 import dsgym
 from dsgym.cli import app
 from dsgym.synth import SynthSettings, synthesize
-from tests.fake_openai import FakeOpenAI
-from tests.synth_model import KEPT, ScriptedAnalyst, expected_kept, template_of
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.synth_model import KEPT, ScriptedAnalyst, expected_kept, template_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 SEED = 1000
@@ -174,7 +174,7 @@ def test_budgets_stop_the_run_and_a_rerun_finishes_it(synth_run):
 
 
 def test_the_sft_smoke_finetune_trains_on_the_export(synth_run, tmp_path, monkeypatch):
-    from tests.sft_smoke import train_two_steps
+    from tests.support.sft_smoke import train_two_steps
 
     for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.setenv(name, "1")

@@ -11,7 +11,7 @@ from dsgym.synth import Budget, BudgetExhausted, SourceError, discover
 from dsgym.synth import filters, generate, verify
 from dsgym.synth.budget import BudgetedClient
 from dsgym.synth.sources import Dataset
-from tests.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI
 
 DATASET = Dataset("farms", "/tmp/x", Path("/tmp/x"), ("farms.csv",))
 

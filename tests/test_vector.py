@@ -7,7 +7,7 @@ import re
 import pytest
 
 import dsgym
-from tests.helpers import owned_containers
+from tests.support.helpers import owned_containers
 
 pytestmark = pytest.mark.docker
 TASK = "iris-kmeans-ari"

@@ -12,7 +12,7 @@ import pytest
 import dsgym
 import dsgym.agents
 from dsgym.sandbox import images
-from tests.helpers import REPO
+from tests.support.helpers import REPO
 
 PROBE = """
 import json, dsgym, dsgym.agents, dsgym.synth

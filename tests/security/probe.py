@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.helpers import python
+from tests.support.helpers import python
 
 MARK = "@@json "
 

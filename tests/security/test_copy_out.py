@@ -11,8 +11,7 @@ import threading
 import pytest
 
 import dsgym
-from tests.helpers import python
-from tests.predict_suite import write_prediction_suite
+from tests.support.helpers import python
 
 pytestmark = pytest.mark.docker
 
@@ -58,16 +57,8 @@ START = ("import subprocess, sys\n"
          f"subprocess.Popen([sys.executable, '-c', {DRIPPER!r}], start_new_session=True)\n")
 
 
-@pytest.fixture(scope="module")
-def predict_suite(tmp_path_factory):
-    facts = write_prediction_suite(tmp_path_factory.mktemp("drip"), name="drip-test")
-    suite = dsgym.register_suite(facts["root"])
-    assert not suite.errors
-    return facts
-
-
 def test_a_background_process_cannot_hang_or_pad_the_submission_copy(docker_image, predict_suite, tmp_path):
-    env = dsgym.make("drip-test/toy", artifacts_dir=tmp_path / "artifacts", max_turns=4)
+    env = dsgym.make("predict-env/toy", artifacts_dir=tmp_path / "artifacts", max_turns=4)
     ended: dict = {}
     try:
         env.reset()

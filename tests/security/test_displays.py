@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import python
+from tests.support.helpers import python
 from tests.security.probe import RssWatch
 
 pytestmark = pytest.mark.docker

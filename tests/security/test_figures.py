@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dsgym.figures import FigureLimits
-from tests.helpers import python
+from tests.support.helpers import python
 from tests.security.probe import RssWatch
 
 pytestmark = pytest.mark.docker

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from dsgym.sandbox import Limits
-from tests.helpers import python
+from tests.support.helpers import python
 from tests.security.probe import RssWatch, cell_json
 
 pytestmark = pytest.mark.docker

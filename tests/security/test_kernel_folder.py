@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import python
+from tests.support.helpers import python
 from tests.security.probe import cell_json
 
 pytestmark = pytest.mark.docker

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from dsgym.sandbox import images
-from tests.helpers import REPO
+from tests.support.helpers import REPO
 from tests.security.probe import cell_json
 
 # What marks a copy of each source: the first record of the file as the package ships it

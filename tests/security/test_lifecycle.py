@@ -13,7 +13,7 @@ import docker.errors
 import pytest
 
 from dsgym.sandbox.docker import LABEL, client
-from tests.helpers import python
+from tests.support.helpers import python
 
 pytestmark = pytest.mark.docker
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.helpers import python
+from tests.support.helpers import python
 from tests.security.probe import RssWatch
 
 pytestmark = pytest.mark.docker

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dsgym.sandbox import Limits
-from tests.helpers import python
+from tests.support.helpers import python
 from tests.security.probe import cell_json
 
 pytestmark = pytest.mark.docker

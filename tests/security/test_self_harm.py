@@ -15,7 +15,7 @@ from dsgym import runner
 from dsgym.agents.base import Agent
 from dsgym.episode import play
 from dsgym.report import summarize
-from tests.helpers import owned_containers, python
+from tests.support.helpers import owned_containers, python
 
 pytestmark = pytest.mark.docker
 

@@ -24,7 +24,7 @@ from websockets.exceptions import InvalidStatus
 
 from dsgym.rl.openenv_client import DSGymAction
 from dsgym.view.serve import make_server
-from tests.helpers import owned_containers
+from tests.support.helpers import owned_containers
 from tests.test_rl_openenv import TASK, serve
 
 EVIL = "https://evil.example"

@@ -20,7 +20,7 @@ import dsgym
 from dsgym.filter.output import FilterError, manifest_tasks
 from dsgym.suite_files import UnsafePathError
 from dsgym.validation import validate_suite
-from tests.helpers import REPO
+from tests.support.helpers import REPO
 from tests.security.probe import cell_json
 
 DSGYM = str(Path(sys.executable).with_name("dsgym"))

@@ -1,4 +1,4 @@
-"""A scripted analyst for the synthesis pipeline, served by ``tests.fake_openai.FakeOpenAI``.
+"""A scripted analyst for the synthesis pipeline, served by ``tests.support.fake_openai.FakeOpenAI``.
 
     analyst = ScriptedAnalyst(seed_base=1000)
     with FakeOpenAI(replies=analyst) as fake:
@@ -32,7 +32,7 @@ from typing import Any
 
 from dsgym.filter.probe import SYSTEM as PROBE_SYSTEM
 from dsgym.synth.generate import SYSTEM as GENERATE_SYSTEM
-from tests.fake_openai import message_text
+from tests.support.fake_openai import message_text
 
 BEGIN, END = "@@value@@", "@@/value@@"
 MARKED = re.compile(re.escape(BEGIN) + r"(.*?)" + re.escape(END), re.DOTALL)

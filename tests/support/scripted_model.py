@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fake_openai import count_tokens, message_text
+from tests.support.fake_openai import count_tokens, message_text
 
 BEGIN, END = "@@scripted@@", "@@/scripted@@"
 MARKED = re.compile(re.escape(BEGIN) + r"(.*?)" + re.escape(END), re.DOTALL)

@@ -1,6 +1,6 @@
 """A local fake of an OpenAI-compatible chat server, for tests that must not leave the machine.
 
-    from tests.fake_openai import FakeOpenAI
+    from tests.support.fake_openai import FakeOpenAI
 
     with FakeOpenAI(replies=["first", "second"]) as fake:        # a queue of replies
         client = openai.OpenAI(base_url=fake.base_url, api_key="test")
