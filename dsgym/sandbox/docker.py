@@ -22,6 +22,7 @@ lease; the container was created with auto-remove, so the daemon then deletes it
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import os
@@ -34,7 +35,9 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import docker
 import requests
@@ -47,6 +50,9 @@ from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Limits
 from dsgym.sandbox.images import default_image
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
 from dsgym.sandbox.transfer import copy_file, open_root
+
+if TYPE_CHECKING:
+    from dsgym.sandbox.spec import SandboxSpec
 
 LABEL = "dsgym.sandbox"
 INSIDE_CONN = "/run/dsgym"  # tmpfs: the kernel's sockets, state.json, startup.py
@@ -662,3 +668,9 @@ def install_exit_handlers() -> None:
 def _exit_on_signal(signum, frame) -> None:
     close_all(exiting=True)
     raise SystemExit(128 + signum)
+
+
+def build(spec: SandboxSpec) -> Callable[[], DockerSandbox]:
+    """The ``docker`` sandbox kind (``dsgym.sandbox.spec``): one locked-down container per sandbox."""
+    install_exit_handlers()  # from the caller's (usually the main) thread, for SIGTERM
+    return functools.partial(DockerSandbox, image=spec.image, limits=spec.limits)

@@ -15,13 +15,18 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Sandbox, SandboxBroken, SandboxError,
                                 stage_files)
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
 from dsgym.sandbox.transfer import copy_file, open_root
+
+if TYPE_CHECKING:
+    from dsgym.sandbox.spec import SandboxSpec
 
 
 class NotIsolatedWarning(UserWarning):
@@ -116,3 +121,8 @@ class LocalSandbox(Sandbox):
     def _kill_kernel(self) -> None:
         if self._is_up():
             os.kill(self.proc.pid, signal.SIGUSR1)
+
+
+def build(spec: SandboxSpec) -> Callable[[], LocalSandbox]:
+    """The ``local`` sandbox kind (``dsgym.sandbox.spec``): a kernel on this machine, no isolation."""
+    return LocalSandbox
