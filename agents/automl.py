@@ -22,7 +22,7 @@ real source, so the trajectory shows every line of it.
 
 Knobs (constructor keywords, all in ``config()``): ``folds`` (5), ``time_budget``
 (seconds for the model cell, 300; capped at 75% of the env's per-cell limit,
-read from the task prompt), ``seed`` (0).
+``cell_timeout`` in ``reset``'s ``info["limits"]``, when ``start`` gets it), ``seed`` (0).
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from dsgym.agents.base import Agent
-
+from dsgym.agents.base import Agent, episode_limits
 from dsgym.task import Task
 
 # Markers the cells print on success.  They count only at the start of an output
@@ -43,7 +42,6 @@ from dsgym.task import Task
 PROFILED = "AUTOML_PROFILED"
 RESULT = "AUTOML_RESULT "
 FALLBACK_DONE = "AUTOML_FALLBACK_WRITTEN"
-CELL_LIMIT = re.compile(r"(\d+(?:\.\d+)?) s per code cell")
 
 
 def sandbox_source() -> str:
@@ -85,14 +83,14 @@ class AutoMLAgent(Agent):
     def config(self) -> dict[str, Any]:
         return {"agent": self.name, "folds": self.folds, "time_budget": self.time_budget, "seed": self.seed}
 
-    def start(self, task: Task, prompt: str) -> None:
+    def start(self, task: Task, prompt: str, info: dict[str, Any] | None = None) -> None:
         self.reset_usage()
         self.task = task
         self.hints = task_hints(task)
-        limit = CELL_LIMIT.search(prompt or "")
+        cell_timeout = episode_limits(info).get("cell_timeout")
         self.budget = self.time_budget
-        if limit:  # leave the cell time for reading data, writing the file and a margin
-            self.budget = max(10.0, min(self.time_budget, 0.75 * float(limit.group(1)) - 5))
+        if cell_timeout:  # leave the cell time for reading data, writing the file and a margin
+            self.budget = max(10.0, min(self.time_budget, 0.75 * float(cell_timeout) - 5))
         self.stage = "profile" if task.kind == "prediction" else "not_prediction"
         self.kernel_lost = False
         self.fell_back = False

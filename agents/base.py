@@ -39,8 +39,14 @@ class Agent(ABC):
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
     @abstractmethod
-    def start(self, task: Task, prompt: str) -> None:
-        """A new episode begins with ``prompt`` (the env's first observation)."""
+    def start(self, task: Task, prompt: str, info: dict[str, Any] | None = None) -> None:
+        """A new episode begins with ``prompt`` (the env's first observation).
+
+        ``info`` is ``reset``'s info: ``info["limits"]`` holds the episode's ``max_turns``,
+        ``cell_timeout`` (seconds) and ``episode_budget`` (seconds), the only place an agent
+        should learn them (the prompt's wording is for models, not for parsing).  It is None
+        when a caller drives the agent by hand without an env; then the agent assumes no limits.
+        """
 
     @abstractmethod
     def act(self, observation: str | None) -> str:
@@ -56,3 +62,8 @@ class Agent(ABC):
 
     def reset_usage(self) -> None:
         self.usage = {key: 0 for key in self.usage}
+
+
+def episode_limits(info: dict[str, Any] | None) -> dict[str, Any]:
+    """The limits in ``reset``'s info (``max_turns``, ``cell_timeout``, ``episode_budget``); {} without info."""
+    return dict((info or {}).get("limits") or {})

@@ -7,6 +7,7 @@ the sandbox, the data mount and the metric agree end to end.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from dsgym.agents.base import Agent
 from dsgym.task import Task
@@ -18,7 +19,7 @@ REPORT = re.compile(re.escape(BEGIN) + r"(.*?)" + re.escape(END), re.DOTALL)
 class OracleAgent(Agent):
     name = "oracle"
 
-    def start(self, task: Task, prompt: str) -> None:
+    def start(self, task: Task, prompt: str, info: dict[str, Any] | None = None) -> None:
         self.reset_usage()
         if not task.solution:
             raise ValueError(f"task {task.env_id} has no reference solution")

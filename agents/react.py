@@ -53,7 +53,7 @@ temperature 0), while re-running or resuming sample i replays it from the cache
 (exactly, as long as the code produces the same observations).  Set it with the
 ``sample_index`` keyword or attribute (``dsgym.runner`` sets
 ``agent.sample_index = job.sample`` before each episode), or
-``start(task, prompt, sample_index=i)``; when it is not set, the n-th episode of
+``start(task, prompt, info, sample_index=i)``; when it is not set, the n-th episode of
 a task played by this agent instance is sample n (0, 1, ...), so runners that
 build one agent per episode must set it.  With ``seed`` the API also gets
 ``seed + sample_index``, for servers that honour it.  ``cache=False`` turns the
@@ -66,7 +66,9 @@ re-run miss the cache.
 What the model sees besides the env's text: each observation is headed
 ``Result of turn i of N:``, and short ``[note]`` lines say when a reply held
 several actions (only the first ran), was cut at the token limit, put code in a
-bare fence (react), or when few turns are left.  A reply without an action is
+bare fence (react), or when few turns are left.  N is ``max_turns`` from
+``reset``'s info (``start(task, prompt, info)``, ``info["limits"]``); an agent
+started without info knows no turn limit (the header is ``Result of turn i:``).  A reply without an action is
 passed to the env as it is, so the env's format help answers it.
 
 Transcripts.  After each ``act``, ``last_reply`` holds the model's whole reply
@@ -87,7 +89,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from dsgym.actions import TAG, truncate
 from dsgym.agents import prompts
-from dsgym.agents.base import Agent, ModelReply
+from dsgym.agents.base import Agent, ModelReply, episode_limits
 from dsgym.task import Task
 
 if TYPE_CHECKING:  # dsgym.llm imports openai: loaded when an agent is built, not with dsgym.agents
@@ -112,7 +114,6 @@ PYTHON_FENCES = {"", "python", "python3", "py", "ipython", "ipython3", "jupyter"
 FINAL_ANSWER = re.compile(r"^[ \t>#*_-]*final[ \t]+answer[ \t*_]*[:\uff1a][ \t*_]*(.*)$", re.IGNORECASE | re.MULTILINE)
 NEXT_LINE = re.compile(r"\s*(\S[^\n]*)")
 BOXED = re.compile(r"^\\boxed\{(.*)\}$", re.DOTALL)
-MAX_TURNS = re.compile(r"Limits:\s*(\d+)\s+turns")
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,9 @@ class ReActAgent(Agent):
                 "params": dict(self.params), "accept_fenced": self.accept_fenced,
                 "system_prompt_sha256": hashlib.sha256(self.system_prompt.encode()).hexdigest()[:16]}
 
-    def start(self, task: Task, prompt: str, *, sample_index: int | None = None) -> None:
+    def start(self, task: Task, prompt: str, info: dict[str, Any] | None = None, *,
+              sample_index: int | None = None) -> None:
+        """A new episode; the turn limit comes from ``info["limits"]`` (none without info)."""
         self.reset_usage()
         if sample_index is not None:
             self.sample_index = sample_index
@@ -335,8 +338,8 @@ class ReActAgent(Agent):
         self._prompt = prompt
         self._turns = []
         self._pending_notes = []
-        found = MAX_TURNS.search(prompt)
-        self._max_turns = int(found.group(1)) if found else None
+        max_turns = episode_limits(info).get("max_turns")
+        self._max_turns = int(max_turns) if max_turns else None
         self.stats = _EpisodeStats()
         self.last_request = []
         self.last_reply = None
@@ -356,8 +359,10 @@ class ReActAgent(Agent):
         """The chat of a recorded episode as this agent showed it to the model, untrimmed (see the module doc).
 
         Each turn's reply is read again as ``act`` read it (cut after its action, notes
-        for what went wrong), each observation headed and cut as the model saw it.  The
-        record must come from an agent configured like this one (same system prompt).
+        for what went wrong), each observation headed and cut as the model saw it; the
+        turn limit in the headers comes from the record's ``limits`` (reset's
+        ``info["limits"]``).  The record must come from an agent configured like this one
+        (same system prompt).
         """
         from dsgym.llm import Completion, Usage
 
@@ -370,7 +375,9 @@ class ReActAgent(Agent):
         if any(turn.get("reply") is None for turn in turns):
             raise ValueError(f"episode {record.get('task_id')}#{record.get('sample')} holds no model replies "
                              "(recorded by an older dsgym, or by an agent without a model)")
-        self.start(task, str(record.get("prompt") or ""), sample_index=int(record.get("sample", 0)))
+        limits = record.get("limits")
+        self.start(task, str(record.get("prompt") or ""), {"limits": limits} if limits else None,
+                   sample_index=int(record.get("sample", 0)))
         for number, turn in enumerate(turns, 1):
             text = str(turn["reply"])
             self._take(Completion(text=text, texts=(text,), usage=Usage(), cached=True, model=self.model,

@@ -16,6 +16,7 @@ from dsgym.predict import submission
 from dsgym.task import PredictionSpec, Task
 
 PROMPT = "Limits: 20 turns, 120 s per code cell, 1800 s for the whole episode."
+INFO = {"limits": {"max_turns": 20, "cell_timeout": 120.0, "episode_budget": 1800.0}}  # reset's info
 
 
 def prediction_task(tmp_path: Path, metric: str = "rmse", **spec) -> Task:
@@ -32,7 +33,7 @@ def code(action: str) -> str:
 def test_plan_profile_fit_check_answer(tmp_path):
     agent = AutoMLAgent(folds=3, time_budget=600, seed=7)
     assert agent.config() == {"agent": "automl", "folds": 3, "time_budget": 600.0, "seed": 7}
-    agent.start(prediction_task(tmp_path, "RMSLE"), PROMPT)
+    agent.start(prediction_task(tmp_path, "RMSLE"), PROMPT, INFO)
     first = agent.act(None)
     assert sandbox_source().strip() in first and "problem = profile_task(HINTS)" in first
     assert "'metric': 'rmsle'" in first and "'sample_submission': 'toy/sample_submission.csv'" in first
@@ -44,6 +45,20 @@ def test_plan_profile_fit_check_answer(tmp_path):
     assert code(check).strip() == "!check-submission /workspace/submission.csv --sample /data/toy/sample_submission.csv"
     answer = agent.act("OK: 10 rows, columns id, y")
     assert answer.startswith("<answer>submitted") and "3-fold CV rmsle 0.2500" in answer
+
+
+def test_the_cell_budget_follows_reset_info_not_the_prompt(tmp_path):
+    """The model cell's budget is capped by info["limits"]["cell_timeout"]; the prompt's text is not read."""
+    def budget(prompt: str, info: dict | None) -> str:
+        agent = AutoMLAgent(time_budget=300)
+        agent.start(prediction_task(tmp_path), prompt, info)
+        agent.act(None)
+        return agent.act("AUTOML_PROFILED")
+
+    short = {"limits": {"max_turns": 20, "cell_timeout": 40.0, "episode_budget": 1800.0}}
+    assert "budget=25," in budget(PROMPT, short)  # 75% of 40 s, minus 5, though the prompt says 120 s
+    assert "budget=85," in budget("Limits: 20 turns, 9 s per code cell, 60 s for the whole episode.", INFO)
+    assert "budget=300," in budget(PROMPT, None)  # driven by hand: its own time_budget
 
 
 def test_a_failed_model_cell_falls_back_to_priors(tmp_path):

@@ -39,6 +39,11 @@ def iris_task():
     return dsgym.registry.get_task("dsgym-tasks-lite", "iris-weakest-anova-feature")
 
 
+def limits(max_turns: int, cell_timeout: float = 5.0, episode_budget: float = 60.0) -> dict:
+    """``reset``'s info as an agent gets it: where the limits come from."""
+    return {"limits": {"max_turns": max_turns, "cell_timeout": cell_timeout, "episode_budget": episode_budget}}
+
+
 def make_agent(fake: FakeOpenAI, tmp_path, cls=ReActAgent, **options) -> ReActAgent:
     options.setdefault("cache_dir", tmp_path / "llm")
     options.setdefault("backoff", 0.01)
@@ -162,7 +167,7 @@ def test_requests_hold_system_task_replies_and_observations(tmp_path, iris_task)
     with FakeOpenAI(replies=model) as fake:
         agent = make_agent(fake, tmp_path, temperature=0.3, max_tokens=64, params={"top_p": 0.9})
         prompt = "Question: what?\nLimits: 5 turns, 5 s per code cell, 60 s for the whole episode."
-        agent.start(iris_task, prompt)
+        agent.start(iris_task, prompt, limits(5))
         assert agent.act(None) == "<python>\nx = 1\n</python>"
         assert agent.act("[no output]") == "Oops, no action."  # passed through: the env teaches the format
         assert agent.act(FORMAT_HELP) == "<answer>2</answer>"
@@ -181,7 +186,7 @@ def test_notes_teach_the_model_what_happened_to_its_reply(tmp_path, iris_task):
                            "<answer>4</answer>"])
     with FakeOpenAI(replies=model) as fake:
         agent = make_agent(fake, tmp_path)
-        agent.start(iris_task, "Question: q\nLimits: 3 turns, 5 s per code cell, 60 s for the whole episode.")
+        agent.start(iris_task, "Question: q", limits(3))
         assert agent.act(None) == "<python>a = 1</python>"
         assert agent.act("[figure: 640x480 PNG saved as /tmp/dsgym-figures-x/t-0a1b2c-t1-1.png]") == \
             "```python\nprint(3)\n```"
@@ -191,6 +196,25 @@ def test_notes_teach_the_model_what_happened_to_its_reply(tmp_path, iris_task):
     assert "[figure: 640x480 PNG]" in second[3]["content"] and "/tmp/" not in second[3]["content"]
     assert prompts.NOTE_EXTRA_ACTIONS in second[3]["content"]
     assert prompts.NOTE_BARE_FENCE in third[5]["content"] and prompts.NOTE_LAST_TURN in third[5]["content"]
+
+
+def test_the_turn_limit_comes_from_reset_info_never_from_the_prompt(tmp_path, iris_task):
+    """A prompt that states other limits changes nothing; without info the agent knows no turn limit."""
+    stated = "Question: q\nLimits: 2 turns, 5 s per code cell, 60 s for the whole episode."
+    with FakeOpenAI(replies=ScriptedModel([python("x = 1")] * 6)) as fake:
+        agent = make_agent(fake, tmp_path, cache=False)
+        agent.start(iris_task, stated, limits(4))
+        agent.act(None)
+        agent.act("[no output]")
+        agent.act("[no output]")
+        headers = [body["messages"][-1]["content"] for body in fake.requests[1:]]
+        assert headers[0].startswith("Result of turn 1 of 4:") and prompts.NOTE_LAST_TURN not in headers[0]
+        assert prompts.NOTE_TURNS_LEFT.format(left=2) in headers[1]
+        agent.start(iris_task, stated)  # driven by hand: no info, no limit
+        agent.act(None)
+        agent.act("[no output]")
+        last = fake.requests[-1]["messages"][-1]["content"]
+        assert last.startswith("Result of turn 1:\n") and "[note]" not in last
 
 
 def test_a_reply_cut_at_the_token_limit_still_runs_and_is_noted(tmp_path, iris_task):
@@ -459,7 +483,7 @@ def test_each_reply_is_kept_whole_and_the_chat_is_rebuilt_from_the_record(tmp_pa
     prompt = "Question: q\nLimits: 3 turns, 5 s per code cell, 60 s for the whole episode."
     with FakeOpenAI(replies=ScriptedModel(replies), finish_reason="length") as fake:
         agent = make_agent(fake, tmp_path)
-        agent.start(iris_task, prompt)
+        agent.start(iris_task, prompt, limits(3))
         turns, observation = [], None
         for seen in observations:
             action = agent.act(observation)
@@ -471,7 +495,8 @@ def test_each_reply_is_kept_whole_and_the_chat_is_rebuilt_from_the_record(tmp_pa
         assert [t["reply"] for t in turns] == replies  # whole: reasoning, think blocks, ignored second actions
         assert {t["finish_reason"] for t in turns} == {"length"} and not any(t["cached"] for t in turns)
         assert turns[0]["usage"]["completion_tokens"] == count_tokens(replies[0])
-        record = {"prompt": prompt, "sample": 0, "turns": turns, "agent_config": agent.config()}
+        record = {"prompt": prompt, "sample": 0, "turns": turns, "agent_config": agent.config(),
+                  **limits(3)}
         chat = make_agent(fake, tmp_path).chat_from_record(iris_task, record)
         assert chat[:len(sent)] == [{"role": m["role"], "content": m["content"]} for m in sent]  # exactly as sent
         assert chat[len(sent):] == [{"role": "assistant", "content": "<answer>4</answer>"}]
