@@ -11,20 +11,18 @@ import gymnasium as gym
 
 from dsgym import registry
 from dsgym.actions import FORMAT_HELP, Action, format_execution, parse_action, truncate
+from dsgym.config import DEFAULTS, EnvConfig
 from dsgym.fetching import missing_data_hint
 from dsgym.figures import FigureLimits, FigureStore
-from dsgym.predict.grade import GradingError
-from dsgym.predict.grade import grade as grade_submission
-from dsgym.predict.grade import invalid as invalid_submission
+from dsgym.grading import GradingError, grade, invalid
+from dsgym.sandbox import Limits, Sandbox, SandboxBroken, SandboxError, SandboxPool, SandboxSpec
 from dsgym.sandbox.base import CopyOutError
-from dsgym.sandbox import Limits, Sandbox, SandboxBroken, SandboxError, SandboxPool, sandbox_factory
 from dsgym.sandbox.images import image_tag
-from dsgym.scoring import score_answer
 from dsgym.spaces import UnicodeText
-from dsgym.task import Task
+from dsgym.task import Suite, Task
 
 MAX_ACTION_CHARS = 100_000
-MAX_OBSERVATION_CHARS = 100_000  # the default cap on one whole observation; the observation space declares it
+MAX_OBSERVATION_CHARS = DEFAULTS.max_observation_chars
 MAX_SUBMISSION_BYTES = 256 << 20
 COPY_OUT_SECONDS = 120.0  # host-side bound on copying the submission out of the frozen sandbox
 
@@ -61,32 +59,32 @@ class DSGymEnv(gym.Env[str, str]):
 
     def __init__(
         self,
-        suite: str,
+        suite: str | Suite,
         task_id: str | None = None,
         *,
-        max_turns: int = 20,
-        cell_timeout: float = 120.0,
-        episode_budget: float = 1800.0,
-        max_output_chars: int = 4000,
-        max_observation_chars: int = MAX_OBSERVATION_CHARS,
-        sandbox: str | None = None,
-        image: str | None = None,
-        limits: Limits | None = None,
+        max_turns: int = DEFAULTS.max_turns,
+        cell_timeout: float = DEFAULTS.cell_timeout,
+        episode_budget: float = DEFAULTS.episode_budget,
+        max_output_chars: int = DEFAULTS.max_output_chars,
+        max_observation_chars: int = DEFAULTS.max_observation_chars,
+        sandbox: str | None = DEFAULTS.sandbox,
+        image: str | None = DEFAULTS.image,
+        limits: Limits | None = DEFAULTS.limits,
         pool: SandboxPool | None = None,
         pool_size: int = 0,
         artifacts_dir: str | Path | None = None,
         figure_limits: FigureLimits | None = None,
         render_mode: str | None = None,
-        interface: str = "text",
+        interface: str = DEFAULTS.interface,
     ):
-        self.suite = registry.get_suite(suite)
-        self.fixed_task = registry.get_task(suite, task_id) if task_id else None
+        # a Suite object (say, one task of a synthesis run) is used as given, without the registry
+        self.suite = suite if isinstance(suite, Suite) else registry.get_suite(suite)
+        self.fixed_task = registry.task_in(self.suite, task_id) if task_id else None
         if not self.suite.tasks:
-            raise ValueError(f"suite {suite!r} has no tasks")
-        if min(max_turns, cell_timeout, episode_budget, max_output_chars) <= 0:
-            raise ValueError("max_turns, cell_timeout, episode_budget and max_output_chars must be positive")
-        if max_observation_chars < 1000:
-            raise ValueError("max_observation_chars must be at least 1000 (the end-of-episode notes must fit)")
+            raise ValueError(f"suite {self.suite.name!r} has no tasks")
+        self.config = EnvConfig(max_turns=max_turns, cell_timeout=cell_timeout, episode_budget=episode_budget,
+                                max_output_chars=max_output_chars, max_observation_chars=max_observation_chars,
+                                sandbox=sandbox, image=image, limits=limits, interface=interface)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         if interface not in INTERFACES:
@@ -98,7 +96,8 @@ class DSGymEnv(gym.Env[str, str]):
         self.max_output_chars = max_output_chars
         self.max_observation_chars = max_observation_chars
         self.render_mode = render_mode
-        self._factory = sandbox_factory(sandbox, image=image or image_tag(self.suite.image), limits=limits)
+        self.sandbox_spec = SandboxSpec(sandbox, image or image_tag(self.suite.image), limits)
+        self._factory = self.sandbox_spec.factory()
         self._owns_pool = pool is None and pool_size > 0
         self.pool = SandboxPool(self._factory, pool_size) if self._owns_pool else pool
         self.figures = FigureStore(artifacts_dir, figure_limits)
@@ -140,8 +139,7 @@ class DSGymEnv(gym.Env[str, str]):
         self.transcript = [prompt]
         info = {**self._base_info(), "reset_time": time.monotonic() - t0, "env_id": self.task.env_id,
                 "category": self.task.metadata.get("category"), "task": self.task,
-                "limits": {"max_turns": self.max_turns, "cell_timeout": self.cell_timeout,
-                           "episode_budget": self.episode_budget},
+                "limits": self.config.limits_info,
                 "isolated": self.sandbox.isolated, "data_files": list(self.task.data_files)}
         return prompt, info
 
@@ -251,8 +249,7 @@ class DSGymEnv(gym.Env[str, str]):
         assert self.task is not None
         info["answer"] = answer
         try:
-            score = score_answer(self.task.metric, answer, self.task.answer, self.task.metric_params,
-                                 question=self.task.question)
+            score = grade(self.task, answer)
         except Exception as exc:  # noqa: BLE001 - e.g. an unknown metric or an unconfigured judge
             info.update(score=0.0, score_breakdown={"error": f"{type(exc).__name__}: {exc}"},
                         error=f"scoring failed: {exc}")
@@ -277,13 +274,13 @@ class DSGymEnv(gym.Env[str, str]):
             size = self.sandbox.copy_out(path, saved, max_bytes=MAX_SUBMISSION_BYTES, timeout=COPY_OUT_SECONDS)
         except SandboxError as exc:  # too large, too slow, not a file, or the container is gone
             reason = exc.reason if isinstance(exc, CopyOutError) else "unreadable"
-            score = invalid_submission(self.task, reason, f"could not copy {path} out: {exc}")
+            score = invalid(self.task, reason, f"could not copy {path} out: {exc}")
             info.update(score=score.value, score_breakdown=score.breakdown)
             return score.value
         if size is not None:
             info["submission"] = str(saved)
         try:
-            score = grade_submission(self.task, saved if size is not None else None)
+            score = grade(self.task, submission=saved if size is not None else None)
         except GradingError as exc:
             info.update(score=0.0, score_breakdown={"error": str(exc)}, error=f"scoring failed: {exc}")
             return 0.0
@@ -292,7 +289,7 @@ class DSGymEnv(gym.Env[str, str]):
 
     def _pick_task(self, task_id: str | None) -> Task:
         if task_id:
-            return registry.get_task(self.suite.name, task_id)
+            return registry.task_in(self.suite, task_id)
         if self.fixed_task is not None:
             return self.fixed_task
         ids = sorted(self.suite.tasks)

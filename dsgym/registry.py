@@ -274,10 +274,14 @@ def _fetch_official(name: str) -> Suite:
 
 
 def get_task(suite: str, task_id: str) -> Task:
-    tasks = get_suite(suite).tasks
-    if task_id not in tasks:
-        raise UnknownEnvError(_unknown(f"task in suite {suite!r}", task_id, list(tasks)))
-    return tasks[task_id]
+    return task_in(get_suite(suite), task_id)
+
+
+def task_in(suite: Suite, task_id: str) -> Task:
+    """The task ``task_id`` of ``suite`` (registered or not); the error lists the closest ids."""
+    if task_id not in suite.tasks:
+        raise UnknownEnvError(_unknown(f"task in suite {suite.name!r}", task_id, list(suite.tasks)))
+    return suite.tasks[task_id]
 
 
 def resolve(env_id: str) -> tuple[Suite, Task | None]:
