@@ -130,7 +130,7 @@ def soak(episodes: int = 300, concurrency: int = 4, seed: int = 0, kill_every: f
             stop.set()
             thread.join()
         wall = time.monotonic() - started
-        lines = runner.EpisodeLog(folder / runner.EPISODES).read()
+        lines = runner.episode_log(folder).read()
         keys = [(r["task_id"], r["sample"]) for r in lines.records]
         statuses = Counter(r["status"] if r["status"] == "ok" else f"error:{r['error_type']}" for r in lines.records)
         time.sleep(1.0)

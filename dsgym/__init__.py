@@ -6,7 +6,6 @@ returns a Gymnasium env whose episodes run in fresh sandboxes.
 
 from __future__ import annotations
 
-import dataclasses
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -26,13 +25,9 @@ def make(env_id: str, **options: Any) -> gymnasium.Env:
 
     Unknown ids raise ``UnknownEnvError`` naming the closest suites or tasks.
     """
-    from dsgym.env import DSGymEnv
+    from dsgym.env import make as make_env
 
-    suite, task = resolve(env_id)
-    env = DSGymEnv(suite.name, task.id if task else None, **options)
-    spec = gymnasium.spec(task.env_id if task else f"dsgym/{suite.name}")
-    env.spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **options})
-    return env
+    return make_env(env_id, **options)
 
 
 def make_vec(env_id: str, num_envs: int = 1, **options: Any) -> gymnasium.vector.VectorEnv:

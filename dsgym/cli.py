@@ -18,6 +18,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
                            TimeRemainingColumn)
 from rich.table import Table
 
+from dsgym.config import DEFAULTS, hard_deadline
+
 app = typer.Typer(help="dsgym: a gym for data-science agents.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 sandbox_app = typer.Typer(help="Build, inspect and clean up sandboxes.", no_args_is_help=True)
@@ -250,9 +252,9 @@ def _env_options(sandbox: Optional[str], max_turns: int, cell_timeout: float, ep
 
 
 SandboxOpt = typer.Option(None, help="docker (default) or local (NOT isolated); env DSGYM_SANDBOX.")
-TurnsOpt = typer.Option(20, help="Turns per episode.")
-CellOpt = typer.Option(120.0, help="Seconds one code cell may run before the kernel is interrupted.")
-BudgetOpt = typer.Option(1800.0, help="Wall-clock seconds for a whole episode.")
+TurnsOpt = typer.Option(DEFAULTS.max_turns, help="Turns per episode.")
+CellOpt = typer.Option(DEFAULTS.cell_timeout, help="Seconds one code cell may run before the kernel is interrupted.")
+BudgetOpt = typer.Option(DEFAULTS.episode_budget, help="Wall-clock seconds for a whole episode.")
 
 
 @app.command("run")
@@ -309,12 +311,13 @@ def _eval_settings(targets: Optional[list[str]], out: Optional[Path], *, agent: 
     from dsgym import runner
 
     if targets:
-        env_options = {"sandbox": os.environ.get("DSGYM_SANDBOX") or "docker", "max_turns": 20,
-                       "cell_timeout": 120.0, "episode_budget": 1800.0, "image": None, **env_given}
+        env_options = {"sandbox": os.environ.get("DSGYM_SANDBOX") or "docker", "max_turns": DEFAULTS.max_turns,
+                       "cell_timeout": DEFAULTS.cell_timeout, "episode_budget": DEFAULTS.episode_budget,
+                       "image": DEFAULTS.image, **env_given}
         return runner.EvalSettings(
             targets=list(targets), agent=agent or "oracle", agent_kwargs=agent_kwargs, samples=samples or 1,
             env_options=env_options,
-            episode_timeout=episode_timeout or 2 * float(env_options["episode_budget"]) + 60)
+            episode_timeout=episode_timeout or hard_deadline(float(env_options["episode_budget"])))
     if out is None:
         fail("give suites or env ids to evaluate, or --out of a run to resume")
     try:
@@ -408,10 +411,12 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder for episodes.jsonl and "
                                        "manifest.json (default: runs/<agent>-<time>). Rerun into it to resume."),
     sandbox: Optional[str] = typer.Option(None, help="docker (default) or local (NOT isolated); env DSGYM_SANDBOX."),
-    max_turns: Optional[int] = typer.Option(None, help="Turns per episode (default 20)."),
-    cell_timeout: Optional[float] = typer.Option(None, help="Seconds one code cell may run (default 120)."),
+    max_turns: Optional[int] = typer.Option(None, help=f"Turns per episode (default {DEFAULTS.max_turns})."),
+    cell_timeout: Optional[float] = typer.Option(None, help="Seconds one code cell may run "
+                                                 f"(default {DEFAULTS.cell_timeout:g})."),
     episode_budget: Optional[float] = typer.Option(None, help="The env's wall-clock seconds per episode; the "
-                                                   "episode is truncated and scored when spent (default 1800)."),
+                                                   "episode is truncated and scored when spent "
+                                                   f"(default {DEFAULTS.episode_budget:g})."),
     image: Optional[str] = typer.Option(None, help="Sandbox image tag to use instead of the suites' own."),
     episode_timeout: Optional[float] = typer.Option(None, help="Hard wall-clock seconds per episode, retries "
                                                     "included; past it the episode is an error of type timeout "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +15,8 @@ from dsgym.actions import FORMAT_HELP, Action, format_execution, parse_action, t
 from dsgym.config import DEFAULTS, EnvConfig
 from dsgym.fetching import missing_data_hint
 from dsgym.figures import FigureLimits, FigureStore
-from dsgym.grading import GradingError, grade, invalid
+from dsgym.grading import grade
+from dsgym.predict.grade import GradingError, invalid
 from dsgym.sandbox import Limits, Sandbox, SandboxBroken, SandboxError, SandboxPool, SandboxSpec
 from dsgym.sandbox.base import CopyOutError
 from dsgym.sandbox.images import image_tag
@@ -344,6 +346,15 @@ class DSGymEnv(gym.Env[str, str]):
         if self.sandbox is not None:
             sandbox, self.sandbox = self.sandbox, None
             sandbox.close()
+
+
+def make(env_id: str, **options: Any) -> DSGymEnv:
+    """``dsgym.make``: the env of ``"<suite>"`` or ``"<suite>/<task-id>"``, its Gymnasium spec carrying the options."""
+    suite, task = registry.resolve(env_id)
+    env = DSGymEnv(suite.name, task.id if task else None, **options)
+    spec = gym.spec(task.env_id if task else f"dsgym/{suite.name}")
+    env.spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **options})
+    return env
 
 
 def _action_text(action: Action) -> str:

@@ -84,15 +84,7 @@ class RunLog:
     def latest(self, records: Iterable[dict[str, Any]] | None = None) -> dict[Hashable, dict[str, Any]]:
         """The last record of each key (a redone result supersedes the old line), in the order last written."""
         assert self.key is not None, "a log read by key needs key="
-        out: dict[Hashable, dict[str, Any]] = {}
-        for record in self.read().records if records is None else records:
-            try:
-                key = self.key(record)
-            except (KeyError, TypeError, ValueError):
-                continue  # a line of another format
-            out.pop(key, None)
-            out[key] = record
-        return out
+        return latest(self.read().records if records is None else records, self.key)
 
     def append(self, record: dict[str, Any]) -> None:
         data = _encode(record)
@@ -115,6 +107,20 @@ class RunLog:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+def latest(records: Iterable[dict[str, Any]],
+           key: Callable[[dict[str, Any]], Hashable]) -> dict[Hashable, dict[str, Any]]:
+    """The last record of each ``key`` (a redone result supersedes the old line), in the order last written."""
+    out: dict[Hashable, dict[str, Any]] = {}
+    for record in records:
+        try:
+            name = key(record)
+        except (KeyError, TypeError, ValueError):
+            continue  # a line of another format
+        out.pop(name, None)
+        out[name] = record
+    return out
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -97,10 +97,10 @@ def reap(echo: Callable[[str], None], sandbox: str | None = None) -> int:
 
 
 def remove_sandboxes() -> None:
-    """Remove every Docker sandbox this process holds, so work in flight on other threads ends now."""
-    docker_sandbox = sys.modules.get("dsgym.sandbox.docker")
-    if docker_sandbox is not None:
-        docker_sandbox.close_all()
+    """Remove every sandbox this process holds, so work in flight on other threads ends now."""
+    from dsgym.sandbox.spec import close_all
+
+    close_all()
 
 
 def _on_signal(signum: int, frame) -> None:

@@ -56,7 +56,7 @@ def make_vec(env_id: str, num_envs: int = 1, *, vectorization_mode: str = "sync"
              autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
              **options: Any) -> gymnasium.vector.VectorEnv:
     """``num_envs`` dsgym envs of ``env_id`` (a suite or one task) as one vector env; ``options`` go to each env."""
-    import dsgym
+    from dsgym.env import make
 
     if num_envs < 1:
         raise ValueError("num_envs must be at least 1")
@@ -68,10 +68,10 @@ def make_vec(env_id: str, num_envs: int = 1, *, vectorization_mode: str = "sync"
     if vectorization_mode == "async":
         per_env = {**options, "pool_size": 1 if pool_size is None else pool_size}
         # spawn, not fork: a forked child would share this process's ZeroMQ context and Docker client
-        return AsyncVectorEnv([lambda: dsgym.make(env_id, **per_env) for _ in range(num_envs)],
+        return AsyncVectorEnv([lambda: make(env_id, **per_env) for _ in range(num_envs)],
                               context="spawn", autoreset_mode=AutoresetMode(autoreset_mode))
     pool = suite_pool(env_id, pool_size or num_envs, options)
-    return PooledSyncVectorEnv([lambda: dsgym.make(env_id, pool=pool, **options) for _ in range(num_envs)], pool,
+    return PooledSyncVectorEnv([lambda: make(env_id, pool=pool, **options) for _ in range(num_envs)], pool,
                                autoreset_mode=AutoresetMode(autoreset_mode))
 
 

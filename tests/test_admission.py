@@ -9,7 +9,8 @@ import pytest
 import dsgym
 from dsgym import admission, leaderboard, report, runner
 from dsgym.admission import Capacity, Needs
-from dsgym.episode import EpisodeRecord
+from dsgym.episodes import _Queues
+from dsgym.task import Task
 
 TWO_CORES = Capacity(cores=2.0, memory=24 << 30)
 
@@ -59,25 +60,29 @@ def test_suite_needs_from_manifest_and_image(tmp_path):
         admission.suite_needs(dsgym.register_suite(root))
 
 
-def _jobs(heavy: int, light: int) -> list[runner.Job]:
-    return [runner.Job("bio", f"h{i}") for i in range(heavy)] + [runner.Job("lite", f"l{i}") for i in range(light)]
+def _job(suite: str, task_id: str) -> runner.Job:
+    return runner.Job(suite, task_id, task=Task(id=task_id, suite=suite, question="?", data_root="."), image="default")
+
+
+def _items(heavy: int, light: int) -> list[tuple[str, int, runner.Job]]:
+    jobs = [_job("bio", f"h{i}") for i in range(heavy)] + [_job("lite", f"l{i}") for i in range(light)]
+    return [("run", index, job) for index, job in enumerate(jobs)]
 
 
 def test_queues_hold_heavy_episodes_and_start_retries_last_at_half_the_slots():
-    queues = runner._Queues(_jobs(3, 2), {"bio"})
+    queues = _Queues(_items(3, 2), {"bio"}, slots=4, heavy_limit=1)
     started = []
-    for running in range(4):  # 4 slots, at most 1 heavy
-        taken = queues.take(running, 4, sum(j.suite == "bio" for _, j, _ in started), 1)
+    for _ in range(4):  # 4 slots, at most 1 heavy
+        taken = queues.take(started)
         if taken:
             started.append(taken)
-    assert [job.task_id for _, job, _ in started] == ["h0", "l0", "l1"]
-    first = EpisodeRecord(env_id="bio/h0", task_id="h0", agent="x").fail("load_suspect", "starved")
-    queues.retry(0, started[0][1], first)
-    assert queues.take(0, 4, 0, 1)[1].task_id == "h1"  # waiting episodes go first
-    assert queues.take(1, 4, 0, 1)[1].task_id == "h2"
-    assert queues.take(2, 4, 0, 1) is None  # retries wait for half the slots (2) to be free
-    index, job, again = queues.take(1, 4, 0, 1)
-    assert (index, job.task_id, again.error_type) == (0, "h0", "load_suspect") and not queues
+    assert [job.task_id for _, _, job in started] == ["h0", "l0", "l1"]
+    queues.retries.append(started[0])  # h0 ended load_suspect: played again after the others
+    assert queues.take([])[2].task_id == "h1"  # waiting episodes go first
+    assert queues.take([])[2].task_id == "h2"
+    assert queues.take(started[1:3]) is None  # retries wait for half the slots (2) to be free
+    _, index, job = queues.take(started[1:2])
+    assert (index, job.task_id) == (0, "h0") and not queues
 
 
 def test_summary_and_leaderboard_show_the_conditions():

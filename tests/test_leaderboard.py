@@ -22,7 +22,7 @@ def make_run(folder: Path, name: str, model: str, scores: dict[tuple[str, str, s
         "targets": sorted({s for s, _, _ in scores}), "agent": "react", "agent_kwargs": {"model": model},
         "samples": samples, "env_options": {}, "episode_timeout": None}, "episodes": samples * len(scores)}
     runner.write_manifest(folder, manifest)
-    log = runner.EpisodeLog(folder / runner.EPISODES)
+    log = runner.episode_log(folder)
     log.open()
     for (suite, task, category), values in scores.items():
         for sample, score in enumerate(values):

@@ -160,7 +160,7 @@ def test_expand_puts_sample_zero_of_every_task_first_and_dedups():
 
 
 def test_log_reports_and_cuts_a_torn_last_line(tmp_path):
-    log = runner.EpisodeLog(tmp_path / "episodes.jsonl")
+    log = runner.episode_log(tmp_path)
     log.open()
     log.append({"suite": "s", "task_id": "a", "sample": 0, "note": "héllo"})
     log.append({"suite": "s", "task_id": "b", "sample": 0})

@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from dsgym.scoring import score_answer
+from dsgym.grading import grade
 from dsgym.task import Task
 
 BLIND_PROBE = "blind_probe"
@@ -58,11 +58,10 @@ def same_answer(task: Task, prediction: str, reference: Any) -> tuple[bool, str]
         return equal, f"compared as normalised text ({note})"[:300]
 
     try:
-        score = score_answer(task.metric, prediction, reference, task.metric_params, question=task.question)
+        score = grade(task, prediction, reference=reference)
         if score.value >= 1.0 - 1e-9:
             return True, f"score {score.value:g}"
-        itself = score_answer(task.metric, render_answer(reference), reference, task.metric_params,
-                              question=task.question)
+        itself = grade(task, render_answer(reference), reference=reference)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         return text_equal(f"{type(exc).__name__}: {exc}")
     if itself.value < 1.0 - 1e-9:

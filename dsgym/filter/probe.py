@@ -18,7 +18,7 @@ from typing import Any
 
 from dsgym.filter.checks import CheckResult
 from dsgym.llm import LLMClient
-from dsgym.scoring import score_answer
+from dsgym.grading import grade
 from dsgym.task import Task
 
 PROBE_VERSION = 1
@@ -98,7 +98,7 @@ def grade_sample(task: Task, sample: dict[str, Any], answer: str | None, miss: s
         return sample
     sample["answer"] = answer[:REPLY_CHARS]
     try:
-        score = score_answer(task.metric, answer, task.answer, task.metric_params, question=task.question)
+        score = grade(task, answer)
     except Exception as exc:  # noqa: BLE001 - e.g. an LLM-judge metric without a judge model
         sample["error"] = f"grading failed: {type(exc).__name__}: {exc}"[:500]
         return sample

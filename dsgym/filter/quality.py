@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from dsgym.filter.checks import CheckResult, normalize_text, render_answer, same_answer
-from dsgym.scoring import JudgeConfigError, score_answer
+from dsgym.grading import grade
+from dsgym.scoring import JudgeConfigError
 from dsgym.task import Task
 from dsgym.validation import check_task
 
@@ -66,7 +67,7 @@ def well_formed_result(task: Task) -> CheckResult:
         return CheckResult("skip", "prediction task: graded on a submission file")
     rendered = render_answer(task.answer)
     try:
-        score = score_answer(task.metric, rendered, task.answer, task.metric_params, question=task.question)
+        score = grade(task, rendered)
     except JudgeConfigError as exc:
         return CheckResult("skip", f"an LLM-judge metric needs a judge model to self-score: {exc}"[:300])
     except Exception as exc:  # noqa: BLE001 - invalid metric parameters and the like are the finding

@@ -21,6 +21,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from dsgym.config import DEFAULTS
+
 err = Console(stderr=True)
 
 
@@ -40,9 +42,9 @@ def serve_command(
     pool_size: int = typer.Option(2, help="Warm sandboxes kept started for resets (0: none)."),
     format_penalty: float = typer.Option(0.0, help="Subtracted from the reward of an episode that ends "
                                                    "without submit_answer."),
-    max_turns: int = typer.Option(20, help="Tool calls per episode."),
-    cell_timeout: float = typer.Option(120.0, help="Seconds one run_python may take."),
-    episode_budget: float = typer.Option(1800.0, help="Seconds per episode."),
+    max_turns: int = typer.Option(DEFAULTS.max_turns, help="Tool calls per episode."),
+    cell_timeout: float = typer.Option(DEFAULTS.cell_timeout, help="Seconds one run_python may take."),
+    episode_budget: float = typer.Option(DEFAULTS.episode_budget, help="Seconds per episode."),
 ) -> None:
     """Serve ENV_ID over OpenEnv's WebSocket protocol (clients: dsgym.rl.openenv_client.DSGymClient)."""
     from dsgym import shutdown

@@ -22,7 +22,7 @@ from typing import Any
 
 from dsgym.actions import Action, parse_action
 from dsgym.registry import resolve
-from dsgym.sandbox import SandboxPool, sandbox_factory
+from dsgym.sandbox import SandboxPool, SandboxSpec
 from dsgym.sandbox.images import image_tag
 from dsgym.task import Suite
 
@@ -43,8 +43,8 @@ def suite_pool(env_id: str, size: int, env_options: dict[str, Any] | None = None
     """
     suite, _ = resolve(env_id)
     options = env_options or {}
-    factory = sandbox_factory(options.get("sandbox"), image=options.get("image") or image_tag(suite.image),
-                              limits=options.get("limits"))
+    factory = SandboxSpec(options.get("sandbox"), options.get("image") or image_tag(suite.image),
+                          options.get("limits")).factory()
     return SandboxPool(factory, size=size, starters=min(starters, size))
 
 
@@ -70,12 +70,12 @@ class ToolSession:
 
     def __init__(self, env_id: str, *, pool: SandboxPool | None = None, format_penalty: float = 0.0,
                  interface: str = "tools", **env_options: Any):
-        import dsgym
+        from dsgym.env import make
 
         if format_penalty < 0:
             raise ValueError("format_penalty must be >= 0 (it is subtracted)")
         self.format_penalty = format_penalty
-        self.env = dsgym.make(env_id, pool=pool, interface=interface, **env_options)
+        self.env = make(env_id, pool=pool, interface=interface, **env_options)
         self.last_info: dict[str, Any] = {}
         self.submitted = False
         self.started = False

@@ -29,6 +29,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("dsgym's verifiers environment needs verifiers' classic API (verifiers 0.3.x): "
                       "pip install 'dsgym[verifiers]'") from exc
 
+from dsgym.config import DEFAULTS
 from dsgym.rl.session import ToolSession, suite_pool, suite_tasks
 from dsgym.sandbox import SandboxError, SandboxPool
 
@@ -133,7 +134,7 @@ def reply_text(messages: vf.Messages) -> str:
     return content if isinstance(content, str) else ""
 
 
-def load_environment(suite: str = "dsgym-tasks-lite", task_ids: list[str] | None = None, *, max_turns: int = 20,
+def load_environment(suite: str = "dsgym-tasks-lite", task_ids: list[str] | None = None, *, max_turns: int = DEFAULTS.max_turns,
                      format_penalty: float = 0.0, pool_size: int = 2, system_prompt: str | None = None,
                      **env_options: Any) -> vf.Environment:
     """A ``verifiers`` environment over ``suite`` (or ``"<suite>/<task>"``), one dataset row per task.

@@ -672,5 +672,8 @@ def _exit_on_signal(signum, frame) -> None:
 
 def build(spec: SandboxSpec) -> Callable[[], DockerSandbox]:
     """The ``docker`` sandbox kind (``dsgym.sandbox.spec``): one locked-down container per sandbox."""
+    from dsgym.sandbox import spec as kinds
+
     install_exit_handlers()  # from the caller's (usually the main) thread, for SIGTERM
+    kinds.on_close_all("docker", close_all)
     return functools.partial(DockerSandbox, image=spec.image, limits=spec.limits)

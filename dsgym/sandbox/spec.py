@@ -35,6 +35,20 @@ def sandbox_kind(name: str) -> Callable[[Builder], Builder]:
     return register
 
 
+_CLOSERS: dict[str, Callable[[], None]] = {}  # kind -> remove every sandbox of that kind this process holds
+
+
+def on_close_all(kind: str, closer: Callable[[], None]) -> None:
+    """Let ``close_all`` reach a kind's live sandboxes (a kind calls this when it builds its first factory)."""
+    _CLOSERS[kind] = closer
+
+
+def close_all() -> None:
+    """Remove every sandbox this process holds, of every kind in use: work in flight on other threads ends now."""
+    for closer in list(_CLOSERS.values()):
+        closer()
+
+
 def kinds() -> list[str]:
     return sorted(_KINDS)
 
