@@ -460,6 +460,7 @@ def evaluate(
                               agent_kwargs={k: v for k, v in agent_kwargs.items() if v is not None},
                               env_given={k: v for k, v in env_given.items() if v is not None})
     try:
+        settings.env()
         jobs = runner.expand(settings.targets, settings.samples)
     except (dsgym.UnknownEnvError, ValueError) as exc:
         fail(str(exc))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dsgym import registry
+from dsgym.config import EnvConfig
 from dsgym.episode import episode_key
 from dsgym.llm import RUN_CACHE
 from dsgym import runlog
@@ -60,6 +61,10 @@ class EvalSettings:
         return {"targets": list(self.targets), "agent": self.agent, "agent_kwargs": dict(self.agent_kwargs),
                 "samples": self.samples, "env_options": dict(self.env_options),
                 "episode_timeout": self.episode_timeout}
+
+    def env(self) -> EnvConfig:
+        """The env options as an ``EnvConfig``: unknown names and bad values are errors (``ValueError``)."""
+        return EnvConfig.from_options(self.env_options)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalSettings:

@@ -86,6 +86,7 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
     from dsgym import shutdown
 
     out = Path(out)
+    settings.env()  # bad env options fail here, before the run folder is touched
     jobs = expand(settings.targets, settings.samples)
     if agent_factory is None:
         from dsgym.agents import load_agent

@@ -221,6 +221,14 @@ def test_a_run_folder_has_one_writer_at_a_time(tmp_path):
         pass
 
 
+def test_bad_env_options_fail_before_the_run_folder_is_touched(tmp_path):
+    for options, message in (({"max_turns": 0}, "must be positive"), ({"max_turn": 5}, "unknown env option")):
+        settings = runner.EvalSettings(targets=["dsgym-tasks-lite/iris-kmeans-ari"], env_options=options)
+        with pytest.raises(ValueError, match=message):
+            runner.evaluate(settings, tmp_path / "run")
+        assert not (tmp_path / "run").exists()
+
+
 def test_max_errors_takes_a_count_or_a_fraction():
     assert runner.parse_max_errors("5") == 5 and runner.parse_max_errors("0.1") == 0.1
     assert runner.parse_max_errors("10%") == pytest.approx(0.1) and runner.parse_max_errors(None) is None
