@@ -302,7 +302,7 @@ def _print_table(table: Table) -> None:
 
 def _eval_settings(targets: Optional[list[str]], out: Optional[Path], *, agent: Optional[str],
                    samples: Optional[int], episode_timeout: Optional[float], agent_kwargs: dict,
-                   env_given: dict):
+                   env_given: dict, variants: Optional[int] = None):
     """The settings of an eval: from the command line, or (no targets) those recorded in ``out``.
 
     With targets, every unset option takes its default, so rerunning a command with an
@@ -316,7 +316,7 @@ def _eval_settings(targets: Optional[list[str]], out: Optional[Path], *, agent: 
                        "image": DEFAULTS.image, **env_given}
         return runner.EvalSettings(
             targets=list(targets), agent=agent or "oracle", agent_kwargs=agent_kwargs, samples=samples or 1,
-            env_options=env_options,
+            env_options=env_options, variants=variants or 0,
             episode_timeout=episode_timeout or hard_deadline(float(env_options["episode_budget"])))
     if out is None:
         fail("give suites or env ids to evaluate, or --out of a run to resume")
@@ -330,6 +330,7 @@ def _eval_settings(targets: Optional[list[str]], out: Optional[Path], *, agent: 
     settings.agent = agent or settings.agent
     settings.agent_kwargs = {**settings.agent_kwargs, **agent_kwargs}
     settings.samples = samples or settings.samples
+    settings.variants = settings.variants if variants is None else variants
     settings.env_options = {**settings.env_options, **env_given}
     settings.episode_timeout = episode_timeout or settings.episode_timeout
     return settings
@@ -394,6 +395,10 @@ def evaluate(
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature, passed to the agent."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Completion tokens per model call, "
                                              "passed to the agent."),
+    variants: Optional[int] = typer.Option(None, "--variants", help="Also play K seeded variants of each task "
+                                           "(data changed by the task's declared family, gold replayed; "
+                                           "docs/variants.md); scores on variants are reported beside the "
+                                           "originals' with their gap, a contamination indicator (default 0)."),
     samples: Optional[int] = typer.Option(None, "--samples", "-k", help="Episodes per task (default 1); "
                                           "pass@k uses k = samples."),
     concurrency: int = typer.Option(1, "--concurrency", "-j", help="Episodes at once, each in its own sandbox "
@@ -456,12 +461,15 @@ def evaluate(
     agent_kwargs = {"model": model, "base_url": base_url, "temperature": temperature, "max_tokens": max_tokens}
     env_given = {"sandbox": sandbox, "max_turns": max_turns, "cell_timeout": cell_timeout,
                  "episode_budget": episode_budget, "image": image}
+    if variants is not None and variants < 0:
+        fail("--variants must be at least 0")
     settings = _eval_settings(targets, out, agent=agent, samples=samples, episode_timeout=episode_timeout,
+                              variants=variants,
                               agent_kwargs={k: v for k, v in agent_kwargs.items() if v is not None},
                               env_given={k: v for k, v in env_given.items() if v is not None})
     try:
         settings.env()
-        jobs = runner.expand(settings.targets, settings.samples)
+        jobs = runner.expand(settings.targets, settings.samples, settings.variants)
     except (dsgym.UnknownEnvError, ValueError) as exc:
         fail(str(exc))
     try:

@@ -112,12 +112,14 @@ class EpisodeRecord:
     retried: list[dict[str, Any]] = field(default_factory=list)
     # what the episode ran under: the run's concurrency, the host's cores, the sandbox's --cpus
     conditions: dict[str, Any] = field(default_factory=dict)
+    # a seeded task variant ({"seed", "used_seed", "family"}; dsgym.variants), None for the original task
+    variant: dict[str, Any] | None = None
     schema: int = SCHEMA
     retryable: bool = field(default=False, repr=False)  # runner bookkeeping, not written
 
     @property
     def key(self) -> str:
-        return episode_key(self.suite or self.env_id.split("/")[0], self.task_id, self.sample)
+        return episode_key(self.suite or self.env_id.split("/")[0], self.task_id, self.sample, variant_seed(self.variant))
 
     def fail(self, error_type: str, message: str, *, retryable: bool = False) -> EpisodeRecord:
         assert error_type in ERROR_TYPES, error_type
@@ -158,9 +160,15 @@ class EpisodeRecord:
         return "\n".join(parts)
 
 
-def episode_key(suite: str, task_id: str, sample: int) -> str:
-    """The identity of an episode within a run: ``<suite>/<task-id>#<sample>``."""
-    return f"{suite}/{task_id}#{sample}"
+def episode_key(suite: str, task_id: str, sample: int, variant: int | None = None) -> str:
+    """The identity of an episode within a run: ``<suite>/<task-id>#<sample>``, ``<suite>/<task-id>~v<seed>#<sample>``
+    for a seeded variant of the task."""
+    return f"{suite}/{task_id}#{sample}" if variant is None else f"{suite}/{task_id}~v{variant}#{sample}"
+
+
+def variant_seed(variant: Any) -> int | None:
+    """The requested seed of a record's ``variant`` (None: the original task)."""
+    return int(variant["seed"]) if isinstance(variant, dict) and variant.get("seed") is not None else None
 
 
 def now_iso() -> str:
@@ -243,6 +251,7 @@ def _play(env: gym.Env, agent: Agent, record: EpisodeRecord, t0: float, seed: in
     record.category = record.category or info.get("category")
     record.prompt, record.reset_time = prompt, info.get("reset_time", 0.0)
     record.episode_id = info.get("episode_id", record.episode_id)
+    record.variant = info.get("variant") or record.variant
     try:
         check()
         try:

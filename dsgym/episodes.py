@@ -50,6 +50,7 @@ class Job:
     sample: int = 0
     task: Task | None = field(default=None, compare=False, repr=False)
     image: str | None = field(default=None, compare=False)
+    variant: int | None = None  # the seed of a variant of the task (dsgym.variants); None: the task itself
 
     def __post_init__(self) -> None:
         if self.task is None:
@@ -64,28 +65,30 @@ class Job:
 
     @property
     def key(self) -> str:
-        return episode_key(self.suite, self.task_id, self.sample)
+        return episode_key(self.suite, self.task_id, self.sample, self.variant)
 
     @property
     def seed(self) -> int:
         return self.sample
 
 
-def expand(env_ids: Iterable[str], samples: int = 1) -> list[Job]:
+def expand(env_ids: Iterable[str], samples: int = 1, variants: int = 0) -> list[Job]:
     """``suite`` means every task of the suite; ``suite/task`` means that task; ``samples`` each.
 
-    Sample 0 of every task comes first, so a run cut short still covers every task.
-    Duplicates (a suite and one of its tasks) are played once.
+    ``variants``: also that many seeded variants of each task (seeds 1..variants), ``samples``
+    each.  Sample 0 of every task (then of every variant) comes first, so a run cut short still
+    covers every task.  Duplicates (a suite and one of its tasks) are played once.
     """
-    if samples < 1:
-        raise ValueError("samples must be at least 1")
+    if samples < 1 or variants < 0:
+        raise ValueError("samples must be at least 1 and variants at least 0")
     tasks: dict[tuple[str, str], tuple[Task, str]] = {}  # ordered and deduplicated in linear time
     for env_id in env_ids:
         suite, task = registry.resolve(env_id)
         for one in [task] if task else [suite.tasks[i] for i in sorted(suite.tasks)]:
             tasks.setdefault((suite.name, one.id), (one, suite.image))
-    return [Job(suite, task_id, sample, task, image)
-            for sample in range(samples) for (suite, task_id), (task, image) in tasks.items()]
+    return [Job(suite, task_id, sample, task, image, variant)
+            for sample in range(samples) for variant in [None, *range(1, variants + 1)]
+            for (suite, task_id), (task, image) in tasks.items()]
 
 
 # -- one attempt, in the worker ---------------------------------------------------------------------
@@ -117,12 +120,14 @@ _LIVE: dict[tuple[str, int], _Live] = {}  # (run token, job index) -> the attemp
 def blank_record(job: Job) -> EpisodeRecord:
     return EpisodeRecord(env_id=job.env_id, task_id=job.task_id, agent="", suite=job.suite, sample=job.sample,
                          seed=job.seed, category=job.task.metadata.get("category") if job.task else None,
-                         started_at=now_iso())
+                         started_at=now_iso(), variant=None if job.variant is None else {"seed": job.variant})
 
 
 def _env_for(job: Job, options: dict[str, Any]) -> DSGymEnv:
     assert job.task is not None
     suite = Suite(name=job.suite, root=job.task.data_root, image=job.image or "default", tasks={job.task_id: job.task})
+    if job.variant is not None:
+        options = {**options, "variant": job.variant}
     return DSGymEnv(suite, job.task_id, **options)
 
 

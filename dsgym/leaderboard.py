@@ -6,7 +6,9 @@ mean), one column per suite and one per task category, cost in
 tokens, the share of model replies replayed from a cache (a run that replayed
 another's replies did not test the model now behind the endpoint), and the conditions
 the run ran under (concurrency, the host's cores, each sandbox's CPUs: a run at ``-j 16``
-on two cores is visibly not one at ``-j 2``).  Every renderer
+on two cores is visibly not one at ``-j 2``).  Runs with episodes on seeded task variants get
+two more columns: the score on the variants (never averaged into the originals' score) and
+the gap between them per task, a contamination indicator.  Every renderer
 takes ``report.Summary`` objects (``report.summarize_run``).
 """
 
@@ -53,13 +55,19 @@ def rows(summaries: list[Summary], metric: str = "mean") -> tuple[list[str], lis
     ks = sorted({s.k for s in summaries if s.k > 1})
     pct = int(round(summaries[0].confidence * 100)) if summaries else 95
     head = ["run", "agent", "model", "episodes", f"{METRICS[metric]} [{pct}% CI]", "excluded (why)", "pass@1"]
-    head += [f"pass@{k}" for k in ks] + suites + ["tokens", "tokens/episode", "cached replies", "ran at"]
+    head += [f"pass@{k}" for k in ks] + suites
+    variants = any(s.variants is not None for s in summaries)
+    if variants:  # scores on seeded variants beside those on the originals, never averaged with them
+        head += [f"on variants ({METRICS[metric]})", "gap: originals - variants"]
+    head += ["tokens", "tokens/episode", "cached replies", "ran at"]
     body = []
     for s in summaries:
         row = [s.name, s.agent, s.model or "-", str(s.episodes), _fmt(getattr(s.overall, metric)),
                excluded_text(s.overall.excluded), _fmt(s.overall.pass1, ci=False)]
         row += [_fmt(s.overall.passk, ci=False) if s.k == k else "-" for k in ks]
         row += [_fmt(_estimate(s, "suite", name, metric), ci=False) for name in suites]
+        if variants:
+            row += [_fmt(getattr(s.variants, metric)) if s.variants is not None else "-", _fmt(s.variant_gap)]
         row += list(_tokens(s))
         row.append(f"{s.cached_share:.0%}" if s.cached_share is not None else "-")
         row.append(s.conditions)

@@ -198,6 +198,14 @@ class Summary:
     cached_replies: int = 0  # of which replayed from a cache (cost nothing in this run)
     conditions: str = "-"  # what the episodes ran under (conditions_text)
     load_retries: int = 0  # episodes played again after a load-suspect attempt
+    # mean over tasks of (score on the original - score on its seeded variants): a contamination indicator
+    variant_gap: Estimate | None = None
+
+    @property
+    def variants(self) -> Group | None:
+        """The episodes on seeded task variants, summarised apart from the originals (``overall``)."""
+        found = self.by_kind("variants")
+        return found[0] if found else None
 
     @property
     def cached_share(self) -> float | None:
@@ -222,7 +230,8 @@ class Summary:
                 "pass_threshold": self.pass_threshold, "groups": [g.to_dict() for g in self.groups],
                 "notes": self.notes, "predictions": [p.to_dict() for p in self.predictions],
                 "replies": self.replies, "cached_replies": self.cached_replies, "conditions": self.conditions,
-                "load_retries": self.load_retries}
+                "load_retries": self.load_retries,
+                "variant_gap": self.variant_gap.to_dict() if self.variant_gap is not None else None}
 
 
 def conditions_text(records: list[dict[str, Any]]) -> str:
@@ -302,7 +311,9 @@ def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "",
     ``k`` defaults to the most samples any task has; pass@k leaves out tasks with fewer
     than ``k`` scored samples (and says how many in ``notes``).
     """
-    tasks = task_results(records)
+    originals = [r for r in records if not r.get("variant")]
+    tasks = task_results(originals)
+    variant_tasks = task_results([r for r in records if r.get("variant")])
     k = k or max([t.n + t.errors for t in tasks] or [1])
     options = {"threshold": pass_threshold, "confidence": confidence, "resamples": resamples, "seed": seed}
     groups = [_group("all", "all", tasks, k, **options)]
@@ -310,7 +321,19 @@ def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "",
         groups.append(_group("suite", suite, [t for t in tasks if t.suite == suite], k, **options))
     for category in sorted({t.category for t in tasks if t.category}):
         groups.append(_group("category", category, [t for t in tasks if t.category == category], k, **options))
+    gap = None
+    if variant_tasks:  # never averaged with the originals: a group of their own, and the gap per task
+        groups.append(_group("variants", "variants", variant_tasks, k, **options))
+        on_originals = {(t.suite, t.task_id): float(np.mean(t.scores)) for t in tasks if t.n}
+        gaps = [on_originals[(t.suite, t.task_id)] - float(np.mean(t.scores))
+                for t in variant_tasks if t.n and (t.suite, t.task_id) in on_originals]
+        gap = _estimate(gaps, confidence=confidence, resamples=resamples, seed=seed)
     notes = []
+    if variant_tasks:
+        notes.append(f"{sum(t.n + t.errors for t in variant_tasks)} episode(s) on seeded task variants are "
+                     "summarised apart (group 'variants'); the gap, the mean over tasks of the score on the "
+                     "original minus that on its variants, is a contamination indicator (a model that memorised "
+                     f"answers scores well on originals only): {gap}")
     if k > 1 and (short := [t for t in tasks if 0 < t.n < k]):
         notes.append(f"pass@{k} leaves out {len(short)} task(s) with fewer than {k} scored samples")
     if unscored := [t for t in tasks if not t.n]:
@@ -336,7 +359,8 @@ def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "",
                    pass_threshold=pass_threshold, notes=notes, predictions=prediction_stats(records),
                    replies=replies, cached_replies=cached, conditions=conditions_text(records),
                    load_retries=sum(any(a.get("error_type") == "load_suspect" for a in r.get("retried") or ())
-                                    for r in records))
+                                    for r in records),
+                   variant_gap=gap)
 
 
 def summarize_run(path: str | os.PathLike[str], **options: Any) -> Summary:
@@ -387,7 +411,9 @@ def summary_table(summary: Summary):
         if group.kind != previous:
             table.add_section()
             previous = group.kind
-        label = group.name if group.kind == "all" else f"{group.kind}: {group.name}"
+        label = group.name if group.kind in ("all", "variants") else f"{group.kind}: {group.name}"
+        if group.kind == "all" and summary.variants is not None:
+            label = "originals"
         row = [label, str(group.tasks), str(group.episodes), str(group.mean), excluded_text(group.excluded),
                str(group.pass1)]
         if summary.k > 1:

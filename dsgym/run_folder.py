@@ -21,7 +21,7 @@ from typing import Any
 
 from dsgym import registry
 from dsgym.config import EnvConfig
-from dsgym.episode import episode_key
+from dsgym.episode import episode_key, variant_seed
 from dsgym.llm import RUN_CACHE
 from dsgym import runlog
 from dsgym.runlog import LogContents, RunDirError, RunLog, atomic_write, fsync_dir
@@ -34,7 +34,8 @@ MANIFEST_FORMAT = 1
 
 def record_key(record: dict[str, Any]) -> str:
     """The episode a run-log line is about: ``suite/task#sample``."""
-    return episode_key(record.get("suite", ""), record.get("task_id", ""), int(record.get("sample", 0)))
+    return episode_key(record.get("suite", ""), record.get("task_id", ""), int(record.get("sample", 0)),
+                       variant_seed(record.get("variant")))
 
 
 def episode_log(out: str | os.PathLike[str]) -> RunLog:
@@ -56,11 +57,15 @@ class EvalSettings:
     samples: int = 1
     env_options: dict[str, Any] = field(default_factory=dict)
     episode_timeout: float | None = None
+    variants: int = 0  # seeded variants per task played beside the originals (dsgym.variants)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"targets": list(self.targets), "agent": self.agent, "agent_kwargs": dict(self.agent_kwargs),
+        data = {"targets": list(self.targets), "agent": self.agent, "agent_kwargs": dict(self.agent_kwargs),
                 "samples": self.samples, "env_options": dict(self.env_options),
                 "episode_timeout": self.episode_timeout}
+        if self.variants:  # absent when 0, so runs from before variants existed still resume
+            data["variants"] = self.variants
+        return data
 
     def env(self) -> EnvConfig:
         """The env options as an ``EnvConfig``: unknown names and bad values are errors (``ValueError``)."""
@@ -69,7 +74,7 @@ class EvalSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalSettings:
         return cls(**{k: data[k] for k in ("targets", "agent", "agent_kwargs", "samples", "env_options",
-                                           "episode_timeout") if k in data})
+                                           "episode_timeout", "variants") if k in data})
 
 
 FINGERPRINT_FORMAT = 2  # 1 (no "hash_format"): one JSON document of all tasks; 2: each task's JSON in turn

@@ -87,7 +87,7 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
 
     out = Path(out)
     settings.env()  # bad env options fail here, before the run folder is touched
-    jobs = expand(settings.targets, settings.samples)
+    jobs = expand(settings.targets, settings.samples, settings.variants)
     if agent_factory is None:
         from dsgym.agents import load_agent
 

@@ -106,3 +106,44 @@ def test_the_viewer_and_the_leaderboard_show_what_the_mean_leaves_out_beside_it(
     assert "left out of the mean (why)" in page and "2 (model 1, sandbox 1)" in page
     head, body, _, _ = leaderboard.rows([summary])
     assert head[head.index("excluded (why)") - 1].startswith("mean score") and body[0][5] == "2 (model 1, sandbox 1)"
+
+
+def test_variants_are_summarised_apart_from_the_originals_with_their_gap():
+    from dsgym import leaderboard
+    from dsgym.view.pages import summary_html
+
+    def record(task: str, score: float, variant: int | None = None) -> dict:
+        return {"suite": "s", "task_id": task, "env_id": f"s/{task}", "status": "ok", "score": score,
+                "variant": None if variant is None else {"seed": variant, "used_seed": variant, "family": "rows"}}
+
+    # a memoriser: right on both originals, wrong on every variant of task a, half right on b's
+    records = [record("a", 1.0), record("b", 1.0), record("a", 0.0, 1), record("a", 0.0, 2),
+               record("b", 1.0, 1), record("b", 0.0, 2)]
+    summary = report.summarize(records, name="run")
+    assert summary.overall.mean.value == 1.0 and summary.overall.episodes == 2  # originals only, never mixed
+    assert summary.variants.mean.value == pytest.approx(0.25) and summary.variants.episodes == 4
+    assert summary.variant_gap.value == pytest.approx(0.75)  # mean over tasks of (1 - 0) and (1 - 0.5)
+    assert any("contamination indicator" in note for note in summary.notes)
+    head, body, _, _ = leaderboard.rows([summary])
+    assert body[0][head.index("on variants (mean score)")].startswith("0.250")
+    assert body[0][head.index("gap: originals - variants")].startswith("0.750")
+    assert "mean score on variants" in summary_html(summary) and "originals" in summary_html(summary)
+    plain = report.summarize([r for r in records if r["variant"] is None], name="plain")
+    assert plain.variants is None and plain.variant_gap is None
+    assert "gap: originals - variants" not in leaderboard.rows([plain])[0]
+
+
+def test_variant_jobs_follow_the_originals_and_have_keys_of_their_own():
+    from dsgym import runner
+    from dsgym.run_folder import record_key
+
+    jobs = runner.expand(["dsgym-tasks-lite/iris-kmeans-ari", "dsgym-tasks-lite/longley-vif-gnp"], variants=2)
+    assert [j.key for j in jobs] == [
+        "dsgym-tasks-lite/iris-kmeans-ari#0", "dsgym-tasks-lite/longley-vif-gnp#0",
+        "dsgym-tasks-lite/iris-kmeans-ari~v1#0", "dsgym-tasks-lite/longley-vif-gnp~v1#0",
+        "dsgym-tasks-lite/iris-kmeans-ari~v2#0", "dsgym-tasks-lite/longley-vif-gnp~v2#0"]
+    record = {"suite": "dsgym-tasks-lite", "task_id": "iris-kmeans-ari", "sample": 0, "variant": {"seed": 2}}
+    assert record_key(record) == jobs[4].key and record_key({**record, "variant": None}) == jobs[0].key
+    settings = runner.EvalSettings(targets=["dsgym-tasks-lite"])
+    assert "variants" not in settings.to_dict()  # a run from before variants existed resumes unchanged
+    assert runner.EvalSettings.from_dict({**settings.to_dict(), "variants": 3}).variants == 3

@@ -83,8 +83,13 @@ def summary_html(summary: Summary) -> str:
     """Cards, then the per-suite and per-category table, errors by type and notes (``dsgym.report``)."""
     pct = round(summary.confidence * 100)
     overall = summary.overall
-    cards = [card("episodes", f"{summary.episodes:,}"), card(f"mean score [{pct}% CI]", str(overall.mean)),
+    variants = summary.variants
+    mean_label = f"mean score{' on originals' if variants else ''} [{pct}% CI]"
+    cards = [card("episodes", f"{summary.episodes:,}"), card(mean_label, str(overall.mean)),
              card("left out of the mean (why)", excluded_text(overall.excluded)), card("pass@1", str(overall.pass1))]
+    if variants is not None:  # side by side, never averaged: the gap is a contamination indicator
+        cards += [card(f"mean score on variants [{pct}% CI]", str(variants.mean)),
+                  card("gap: originals - variants (contamination indicator)", str(summary.variant_gap))]
     if summary.k > 1:
         cards.append(card(f"pass@{summary.k}", str(overall.passk) if overall.passk else "-"))
     tokens = summary.tokens.get("total_tokens", 0)
@@ -96,7 +101,8 @@ def summary_html(summary: Summary) -> str:
         head.append(f"pass@{summary.k} [{pct}% CI]")
     rows = []
     for group in summary.groups:
-        label = "all" if group.kind == "all" else f"{group.kind}: {group.name}"
+        label = ("originals" if variants else "all") if group.kind == "all" else \
+            "variants" if group.kind == "variants" else f"{group.kind}: {group.name}"
         row = [esc(label), str(group.tasks), str(group.episodes), fmt_estimate(group.mean),
                esc(excluded_text(group.excluded)), fmt_estimate(group.pass1)]
         if summary.k > 1:
