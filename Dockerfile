@@ -39,9 +39,13 @@ RUN site=$(/opt/dsgym/venv/bin/python -c 'import sysconfig; print(sysconfig.get_
     PYTHONDONTWRITEBYTECODE=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
     /opt/dsgym/venv/bin/python /opt/dsgym/warm_caches.py "$(basename "$(dirname "$REQUIREMENTS")")" \
  && mkdir -p /opt/dsgym/warm && chmod -R a+rX,go-w /opt/dsgym/warm
-# dsgym/predict/submission.py, a standalone script (stdlib, numpy, pandas)
+# dsgym/predict/submission.py, a standalone script (stdlib, numpy, pandas); dsgym/predict/metrics.py
+# (the same imports), importable in the kernel as dsgym_metrics: code in the sandbox scores as dsgym grades
 COPY sandboxes/check_submission.py /opt/dsgym/venv/bin/check-submission
+COPY sandboxes/dsgym_metrics.py /opt/dsgym/dsgym_metrics.py
 RUN chmod 0755 /opt/dsgym/venv/bin/check-submission \
+ && site=$(/opt/dsgym/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+ && mv /opt/dsgym/dsgym_metrics.py "$site/dsgym_metrics.py" \
  && (groupadd -g 1000 agent && useradd -u 1000 -g 1000 -M -d /workspace -s /usr/sbin/nologin agent) \
  && mkdir -p /data /workspace /run/dsgym && chown 1000:1000 /workspace
 # Bundled copies of the data sets this image's prediction tasks grade against are deleted

@@ -34,6 +34,7 @@ from importlib import resources
 from typing import Any
 
 from dsgym.agents.base import Agent, episode_limits
+from dsgym.predict import metrics
 from dsgym.task import Task
 
 # Markers the cells print on success.  They count only at the start of an output
@@ -50,16 +51,24 @@ def sandbox_source() -> str:
 
 
 def task_hints(task: Task) -> dict[str, Any]:
-    """What the task tells the agent (never the hidden labels): files, columns, metric."""
-    from dsgym.agents.automl_sandbox import canonical_metric
+    """What the task tells the agent (never the hidden labels): files, columns, metric.
 
+    ``metric`` is dsgym's name for the metric the task is graded by (``dsgym.predict.metrics``,
+    the same code the sandbox scores with), read from the task's metric or, for a competition
+    only Kaggle scores, from the competition metric's name; ``metric_params`` are the params
+    to score it with.
+    """
     metadata = task.metadata or {}
     keywords = metadata.get("keywords") if isinstance(metadata.get("keywords"), list) else []
     names = [task.metric, *(v for v in task.metric_params.values() if isinstance(v, str)),
              metadata.get("evaluation_metric"), metadata.get("metric"), *keywords[-1:]]
-    metric = next((m for m in map(canonical_metric, names) if m), None)
-    hints: dict[str, Any] = {"metric": metric, "metric_name": task.metric,
-                             "metric_params": _jsonable(task.metric_params), "data_files": list(task.data_files)}
+    metric = next((m for m in map(metrics.metric_from_text, names) if m is not None), None)
+    params: dict[str, Any] = {}
+    if metric is not None:
+        accepted = metric.accepted_params()
+        params = {**{k: v for k, v in task.metric_params.items() if k in accepted}, **metric.params}
+    hints: dict[str, Any] = {"metric": metric.name if metric else None, "metric_name": task.metric,
+                             "metric_params": _jsonable(params), "data_files": list(task.data_files)}
     if spec := task.prediction:
         hints.update(sample_submission=spec.sample_submission, id_column=spec.id_column,
                      target_columns=list(spec.target_columns), submission_file=spec.submission_file)

@@ -21,8 +21,11 @@ whose values are the sample's column names makes a multi-class probability
 task.  The model is LightGBM (scikit-learn's HistGradientBoosting if LightGBM
 is missing), optionally against a linear model, chosen by cross-validation on
 the task's metric, with a wall-clock deadline so a cell finishes in time.
-Needs numpy, pandas and scikit-learn; uses lightgbm, rdkit, PIL and anndata
-when a task calls for them.
+The metric is dsgym's own (``dsgym_metrics``, installed in every dsgym sandbox
+image from dsgym/predict/metrics.py), computed on the columns the submission
+would hold, so a CV score is what the grader would compute on those rows.
+Needs numpy, pandas, scikit-learn and dsgym_metrics; uses lightgbm, rdkit, PIL
+and anndata when a task calls for them.
 """
 
 from __future__ import annotations
@@ -49,83 +52,56 @@ MAX_TRAIN_ROWS = 200_000
 IMAGE_SIDE = 16
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.zip", ".zip", ".tsv", ".parquet", ".h5ad")
-LOWER_IS_BETTER = {"rmse", "rmsle", "mae", "mape", "log_loss"}
 
 
 # -- metrics -------------------------------------------------------------------------------------
+# Validation folds are scored by dsgym's own metric code (dsgym/predict/metrics.py, shipped in every
+# dsgym sandbox image as ``dsgym_metrics``) on the columns the submission would hold, with the task's
+# metric params: the CV score is the number the grader would compute on those rows.
 
 
-def canonical_metric(name: Any) -> str | None:
-    """A metric's family from whatever the task calls it ('RMSLE', 'roc_auc', 'map@3', 'QWK', ...)."""
-    text = re.sub(r"[^a-z0-9@]+", "_", str(name or "").lower())
-    rules = [
-        (r"rmsle|squared_log|msle", "rmsle"), (r"rmse|root_mean_squared|mse|squared_error", "rmse"),
-        (r"mape|percentage", "mape"), (r"mae|mean_absolute|absolute_error", "mae"), (r"(^|_)r2|r_squared", "r2"),
-        (r"auc|roc", "roc_auc"), (r"log_?loss|cross_?entropy|logarithmic", "log_loss"),
-        (r"kappa|qwk", "qwk"), (r"map|average_precision_at|apk", "map_at_k"),
-        (r"mcc|matthews", "mcc"), (r"f1_macro|macro_f1", "f1_macro"), (r"f1|f_score|fscore", "f1"), (r"balanced", "balanced_accuracy"),
-        (r"acc|categorization", "accuracy"),
-    ]
-    for pattern, family in rules:
-        if re.search(pattern, text):
-            return family
-    return None
+def _metrics():
+    try:
+        import dsgym_metrics
+        return dsgym_metrics
+    except ImportError:  # outside a dsgym sandbox (dsgym's own tests run this module on the host)
+        try:
+            from dsgym.predict import metrics
+            return metrics
+        except ImportError:
+            raise RuntimeError("dsgym_metrics is missing from this image; rebuild it with "
+                               "`dsgym sandbox build`") from None
 
 
-def map_at_k(truth: np.ndarray, ranked: list[list[Any]], k: int) -> float:
-    total = 0.0
-    for actual, guesses in zip(truth, ranked):
-        for rank, guess in enumerate(guesses[:k]):
-            if guess == actual:
-                total += 1.0 / (rank + 1)
-                break
-    return total / max(len(truth), 1)
+def task_metric(hints: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The metric the grader uses, by its dsgym name, and the params to score it with (None: unknown)."""
+    metrics = _metrics()
+    params = hints.get("metric_params") or {}
+    names = [hints.get("metric"), *(v for v in params.values() if isinstance(v, str))]
+    found = next((m for m in map(metrics.metric_from_text, names) if m is not None), None)
+    if found is None:
+        return None, {}
+    accepted = found.accepted_params()
+    return found.name, {**{k: v for k, v in params.items() if k in accepted}, **found.params}
 
 
-def score(metric: str, y: np.ndarray, pred: np.ndarray, classes: np.ndarray | None = None, k: int = 3) -> float:
-    """``pred``: values (regression), labels, or class probabilities (n x classes, in ``classes`` order)."""
-    from sklearn import metrics as m
+def lower_is_better(metric: str) -> bool:
+    return not _metrics().get_metric(metric).higher_is_better
 
-    if metric == "rmse":
-        return float(np.sqrt(m.mean_squared_error(y, pred)))
-    if metric == "rmsle":
-        return float(np.sqrt(m.mean_squared_log_error(np.clip(y, 0, None), np.clip(pred, 0, None))))
-    if metric == "mae":
-        return float(m.mean_absolute_error(y, pred))
-    if metric == "mape":
-        return float(m.mean_absolute_percentage_error(y, pred))
-    if metric == "r2":
-        return float(m.r2_score(y, pred))
-    proba = pred if np.ndim(pred) == 2 else None
-    labels = classes[np.argmax(proba, axis=1)] if proba is not None and classes is not None else pred
-    positive = classes[-1] if classes is not None else None  # a binary target's positive class comes last
-    if metric == "roc_auc" and proba is not None and proba.shape[1] == 2:
-        return float(m.roc_auc_score(y == positive, proba[:, 1]))
-    if proba is not None:  # scikit-learn wants probability columns in sorted label order
-        order = np.argsort(classes, kind="stable")
-        proba, classes = proba[:, order], classes[order]
-    if metric == "roc_auc":
-        if proba is None:
-            return float(m.roc_auc_score(y, pred))
-        return float(m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
-    if metric == "log_loss":
-        return float(m.log_loss(y, np.clip(proba, 1e-15, 1), labels=classes))
-    if metric == "map_at_k":
-        order = np.argsort(-proba, axis=1)[:, :k]
-        return map_at_k(np.asarray(y), [list(classes[row]) for row in order], k)
-    if metric == "qwk":
-        return float(m.cohen_kappa_score(y, labels, weights="quadratic"))
-    if metric == "mcc":
-        return float(m.matthews_corrcoef(y, labels))
-    if metric == "f1":
-        if len(classes) == 2:
-            return float(m.f1_score(y, labels, average="binary", pos_label=positive))
-        return float(m.f1_score(y, labels, average="macro"))
-    if metric == "f1_macro":
-        return float(m.f1_score(y, labels, average="macro"))
-    if metric == "balanced_accuracy":
-        return float(m.balanced_accuracy_score(y, labels))
-    return float(m.accuracy_score(y, labels))
+
+def validation_score(y: np.ndarray, pred: np.ndarray, target: Target) -> float:
+    """The task's metric on out-of-fold predictions (model scale), written as the submission would be."""
+    decoded = _decode(pred, target)
+    if target.output == "proba" and len(target.classes) > 2:  # one submission column cannot hold them
+        predicted = pd.DataFrame(decoded, columns=list(label_strings(pd.Series(target.classes))))
+    else:
+        predicted = pd.DataFrame(_as_output(decoded, target))
+    if target.output in ("wide_proba", "proba") and predicted.shape[1] > 1:  # one column per class, one-hot truth
+        labels = label_strings(pd.Series(y)).to_numpy()
+        truth = pd.DataFrame({column: (labels == str(column)).astype(int) for column in predicted.columns})
+    else:
+        truth = pd.DataFrame({target.column: y})
+    return float(_metrics().compute(target.metric, truth, predicted, target.metric_params))
 
 
 # -- finding and reading the data ----------------------------------------------------------------
@@ -194,14 +170,15 @@ class Target:
     source: str                   # the column in train that holds the labels
     task: str = "regression"      # regression | binary | multiclass
     output: str = "value"         # value | label | proba | wide_proba | top_k
-    metric: str = "rmse"
+    metric: str = "rmse"          # dsgym's name for the task's metric (dsgym_metrics)
+    metric_params: dict[str, Any] = field(default_factory=dict)  # the task's params for it
     classes: np.ndarray | None = None
     positive: Any = None          # binary proba: the class whose probability is submitted
     columns: list[str] = field(default_factory=list)  # wide_proba: the sample's class columns, in order
     k: int = 3
     log_target: bool = False
     round_labels: bool = False    # qwk on ordinal numbers: regression, then round to a class
-    threshold: float | None = None  # binary labels for f1/mcc/balanced accuracy: tuned on out-of-fold predictions
+    threshold: float | None = None  # binary labels for f1/balanced accuracy: tuned on out-of-fold predictions
 
 
 @dataclass
@@ -293,9 +270,7 @@ def _looks_probabilistic(values: pd.Series) -> bool:
 def decide_targets(problem: Problem) -> list[Target]:
     """Which train column feeds each submission column, the task type and the output form."""
     hints, sample, train, test = problem.hints, problem.sample, problem.train, problem.test
-    metric = canonical_metric(hints.get("metric"))
-    for value in (hints.get("metric_params") or {}).values():
-        metric = metric or (canonical_metric(value) if isinstance(value, str) else None)
+    metric, metric_params = task_metric(hints)
     columns = [c for c in sample.columns if c != problem.id_column]
     present = [c for c in columns if c in train.columns]
     if not present:
@@ -303,8 +278,9 @@ def decide_targets(problem: Problem) -> list[Target]:
         names = {str(c) for c in columns}
         for source in extra:
             if len(columns) > 1 and set(label_strings(train[source]).dropna().unique()) <= names:
-                target = Target(columns[0], source, "multiclass", "wide_proba", metric or "log_loss",
-                                columns=list(columns))
+                wide_metric = metric if metric in ("log_loss", "roc_auc") else "log_loss"
+                target = Target(columns[0], source, "multiclass", "wide_proba", wide_metric,
+                                metric_params if wide_metric == metric else {}, columns=list(columns))
                 target.classes = np.array([str(c) for c in columns])
                 return [target]
         if len(columns) == 1 and len(extra) == 1:
@@ -314,7 +290,6 @@ def decide_targets(problem: Problem) -> list[Target]:
         else:
             raise ValueError(f"none of the submission's columns {columns} is in train, and no train column "
                              f"holds them as labels (train-only columns: {extra})")
-    metric_params = hints.get("metric_params") or {}
     return [_decide_one(column, train[column], sample[column], metric, metric_params) for column in present]
 
 
@@ -324,7 +299,7 @@ def _decide_one(column: str, y: pd.Series, placeholder: pd.Series, metric: str |
     numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
     distinct = y.nunique()
     integral = numeric and bool(np.all(np.mod(y.to_numpy(dtype=float), 1) == 0))
-    regression_metric = metric in ("rmse", "rmsle", "mae", "mape", "r2")
+    regression_metric = metric in ("rmse", "rmsle", "mae", "r2")
     if distinct <= 2:
         task = "binary"
     elif numeric and (regression_metric or not integral or distinct > 30):
@@ -332,12 +307,12 @@ def _decide_one(column: str, y: pd.Series, placeholder: pd.Series, metric: str |
     else:
         task = "multiclass"
     if task == "regression":
-        target = Target(column, column, "regression", "value", metric or "rmse")
+        target = Target(column, column, "regression", "value", metric or "rmse", metric_params)
         counts = integral and y.min() >= 0 and y.skew() > 1
         target.log_target = bool(metric == "rmsle" or (counts and metric not in ("rmse", "r2")))
         return target
     classes = _sorted_classes(y)
-    target = Target(column, column, task, "label", metric or "accuracy", classes=classes)
+    target = Target(column, column, task, "label", metric or "accuracy", metric_params, classes=classes)
     if metric in ("roc_auc", "log_loss") or (metric is None and _looks_probabilistic(placeholder)):
         target.output = "proba"
         target.metric = metric or "log_loss"
@@ -345,7 +320,7 @@ def _decide_one(column: str, y: pd.Series, placeholder: pd.Series, metric: str |
         tokens = placeholder.dropna().astype(str).str.split().str.len()
         target.k = int(metric_params.get("k") or (tokens.max() if len(tokens) and tokens.max() > 1 else 3))
         target.output = "top_k"
-    elif metric == "qwk" and numeric and integral:
+    elif metric == "quadratic_weighted_kappa" and numeric and integral:
         target.round_labels = True
     if task == "binary":
         wanted = str(metric_params.get("pos_label", "")).lower()
@@ -354,8 +329,8 @@ def _decide_one(column: str, y: pd.Series, placeholder: pd.Series, metric: str |
         target.positive = preferred[0] if preferred else classes[-1]
         if target.positive != classes[-1]:
             target.classes = np.array([c for c in classes if c != target.positive] + [target.positive])
-    if target.output == "proba" and task == "multiclass":
-        target.metric = target.metric if target.metric in ("log_loss", "roc_auc") else "log_loss"
+    if target.output == "proba" and task == "multiclass" and target.metric not in ("log_loss", "roc_auc"):
+        target.metric, target.metric_params = "log_loss", {}
     return target
 
 
@@ -823,7 +798,7 @@ def _run_candidate(name: str, features: Features, y: np.ndarray, target: Target,
         model.fit(x, encoded - offset)
         test_preds.append(_predict(model, x_test, target) + offset_test)
     covered = ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
-    value = score(target.metric, *_for_metric(y[covered], oof[covered], target))
+    value = validation_score(y[covered], oof[covered], target)
     return Candidate(name, value, oof, np.mean(test_preds, axis=0), done)
 
 
@@ -836,7 +811,7 @@ def _last_value(features: Features, y: np.ndarray, target: Target, folds) -> Can
         latest = fit_rows[t[fit_rows] == t[fit_rows].max()]
         oof[val_rows] = encoded[latest].mean()
     covered = ~np.isnan(oof)
-    value = score(target.metric, *_for_metric(y[covered], oof[covered], target))
+    value = validation_score(y[covered], oof[covered], target)
     test = np.full(len(features.test), encoded[t == t.max()].mean())
     return Candidate("last_value", value, oof, test, len(folds))
 
@@ -858,16 +833,6 @@ def _decode(pred: np.ndarray, target: Target) -> np.ndarray:
             values = np.clip(np.rint(values), numbers.min(), numbers.max())
         return values
     return pred
-
-
-def _for_metric(y: np.ndarray, pred: np.ndarray, target: Target) -> tuple:
-    decoded = _decode(pred, target)
-    if target.round_labels:
-        numbers = np.array(target.classes, dtype=float)
-        return y.astype(float), decoded, numbers, target.k
-    if target.task == "regression":
-        return y.astype(float), decoded
-    return y, decoded, target.classes, target.k
 
 
 def fit_target(features: Features, target: Target, train: pd.DataFrame, budget: float,
@@ -918,7 +883,7 @@ def fit_target(features: Features, target: Target, train: pd.DataFrame, budget: 
         results.append(result)
     if not results:
         raise RuntimeError("every model failed")
-    lower = target.metric in LOWER_IS_BETTER
+    lower = lower_is_better(target.metric)
     results.sort(key=lambda r: r.cv if lower else -r.cv)
     best = results[0]
     if len(results) > 1 and (blend := _blend(results[0], results[1], y, target)) is not None:
@@ -927,7 +892,7 @@ def fit_target(features: Features, target: Target, train: pd.DataFrame, budget: 
             best = blend
     report = {"model": best.name, "cv": best.cv, "metric": target.metric, "folds": best.folds_done,
               "candidates": {r.name: r.cv for r in results}}
-    if target.task == "binary" and target.output == "label" and target.metric in ("f1", "mcc", "balanced_accuracy"):
+    if target.task == "binary" and target.output == "label" and target.metric in ("f1", "balanced_accuracy"):
         target.threshold, tuned = _tune_threshold(best, y, target)
         if target.threshold is not None:
             print(f"  threshold     {target.threshold:.3f} instead of 0.5: out-of-fold {target.metric} {tuned:.5f}")
@@ -942,7 +907,8 @@ def _tune_threshold(best: Candidate, y: np.ndarray, target: Target) -> tuple[flo
     negative, positive = target.classes
 
     def at(cut: float) -> float:
-        return score(target.metric, truth, np.where(proba >= cut, positive, negative), target.classes)
+        labels = pd.DataFrame({target.column: np.where(proba >= cut, positive, negative)})
+        return _metrics().compute(target.metric, pd.DataFrame({target.column: truth}), labels, target.metric_params)
 
     cuts = np.unique(np.quantile(proba, np.linspace(0.02, 0.98, 49)))
     values = [at(cut) for cut in cuts]
@@ -957,7 +923,7 @@ def _blend(first: Candidate, second: Candidate, y: np.ndarray, target: Target) -
     if not both.any():
         return None
     oof = (first.oof + second.oof) / 2
-    value = score(target.metric, *_for_metric(y[both], oof[both], target))
+    value = validation_score(y[both], oof[both], target)
     return Candidate(f"{first.name}|{second.name}", value, oof, (first.test + second.test) / 2,
                      min(first.folds_done, second.folds_done))
 

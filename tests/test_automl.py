@@ -12,7 +12,7 @@ import pytest
 from dsgym.agents import automl_sandbox as sandbox_code
 from dsgym.agents.automl import AutoMLAgent, sandbox_source
 from dsgym.env import MAX_ACTION_CHARS
-from dsgym.predict import submission
+from dsgym.predict import metrics, submission
 from dsgym.task import PredictionSpec, Task
 
 PROMPT = "Limits: 20 turns, 120 s per code cell, 1800 s for the whole episode."
@@ -108,6 +108,70 @@ def test_answer_tasks_are_declined(tmp_path):
     assert agent.act(None).startswith("<answer>")
 
 
+def test_hints_name_the_metric_as_dsgym_grades_it(tmp_path):
+    from dsgym.agents.automl import task_hints
+
+    assert task_hints(prediction_task(tmp_path, "QWK"))["metric"] == "quadratic_weighted_kappa"
+    hints = task_hints(prediction_task(tmp_path, "map@5"))
+    assert (hints["metric"], hints["metric_params"]) == ("map_at_k", {"k": 5})
+    kaggle = Task(id="c", suite="t", question="predict", metric="kaggle", kind="prediction", data_root=tmp_path,
+                  metric_params={"competition_metric": "Mean Columnwise Root Mean Squared Error"},
+                  prediction=PredictionSpec(id_column="id"))
+    hints = task_hints(kaggle)  # a metric only Kaggle computes: its name says which of dsgym's to optimise
+    assert (hints["metric"], hints["metric_params"]) == ("rmse", {"multi_target": True})
+
+
+def test_the_sandbox_module_keeps_no_metric_of_its_own():
+    source = sandbox_source()
+    assert "from sklearn import metrics" not in source and "roc_auc_score" not in source
+    assert not hasattr(sandbox_code, "score") and not hasattr(sandbox_code, "canonical_metric")
+    assert "import dsgym_metrics" in source  # the image's copy of dsgym/predict/metrics.py
+
+
+@pytest.mark.parametrize("metric, params", [("f1", {"pos_label": "lo"}), ("balanced_accuracy", {}),
+                                            ("roc_auc", {}), ("log_loss", {})])
+def test_validation_folds_score_as_the_grader_does_binary(metric, params):
+    """The out-of-fold score is dsgym's metric, with the task's params, on the submission's column."""
+    rng = np.random.default_rng(1)
+    y = rng.choice(["hi", "lo"], 200)
+    proba = np.clip(np.where(y == "lo", 0.7, 0.35)[:, None] + rng.normal(0, 0.2, (200, 1)), 0.01, 0.99)
+    pred = np.column_stack([1 - proba[:, 0], proba[:, 0]])  # columns in target.classes order: hi, lo
+    target = sandbox_code.Target("y", "y", "binary", "label", metric, params, classes=np.array(["hi", "lo"]),
+                                 positive="lo")
+    if metric in ("roc_auc", "log_loss"):
+        target.output = "proba"
+        submitted = pred[:, 1]
+    else:
+        submitted = np.where(pred[:, 1] >= 0.5, "lo", "hi")
+    expected = metrics.compute(metric, pd.DataFrame({"y": y}), pd.DataFrame({"y": submitted}), params)
+    assert sandbox_code.validation_score(y, pred, target) == pytest.approx(expected)
+
+
+def test_validation_folds_score_as_the_grader_does_ranking_ordinal_and_class_columns():
+    rng = np.random.default_rng(2)
+    classes = np.array([3, 5, 7, 9])
+    y = rng.choice(classes, 150)
+    proba = rng.dirichlet(np.ones(4), 150)
+    top = sandbox_code.Target("y", "y", "multiclass", "top_k", "map_at_k", {"k": 2}, classes=classes, k=2)
+    ranked = [" ".join(str(c) for c in classes[np.argsort(-row)[:2]]) for row in proba]
+    expected = metrics.compute("map@2", pd.DataFrame({"y": y}), pd.DataFrame({"y": ranked}))
+    assert sandbox_code.validation_score(y, proba, top) == pytest.approx(expected)
+
+    ordinal = sandbox_code.Target("y", "y", "multiclass", "label", "quadratic_weighted_kappa", {},
+                                  classes=classes, round_labels=True)
+    values = y + rng.normal(0, 1.5, 150)
+    rounded = np.clip(np.rint(values), 3, 9).astype(int)
+    expected = metrics.compute("qwk", pd.DataFrame({"y": y}), pd.DataFrame({"y": rounded}))
+    assert sandbox_code.validation_score(y, values, ordinal) == pytest.approx(expected)
+
+    wide = sandbox_code.Target("3", "label", "multiclass", "wide_proba", "log_loss", {},
+                               classes=np.array(["3", "5", "7", "9"]), columns=["3", "5", "7", "9"])
+    labels = y.astype(str)
+    truth = pd.DataFrame({c: (labels == c).astype(int) for c in wide.columns})
+    expected = metrics.compute("log_loss", truth, pd.DataFrame(proba, columns=wide.columns))
+    assert sandbox_code.validation_score(labels, proba, wide) == pytest.approx(expected)
+
+
 def write_toy(root: Path, kind: str) -> None:
     rng = np.random.default_rng(0)
     folder = root / "toy"
@@ -160,4 +224,5 @@ def test_automl_plays_a_dspredict_lite_task_end_to_end(docker_image):
         env.close()
     assert record.error is None
     assert record.score > 0  # a valid submission, placed on the task's leaderboard
+    assert "fallback" not in record.answer and "CV roc_auc" in record.answer  # scored by the image's dsgym_metrics
     assert "check-submission" in record.transcript() and "OK:" in record.transcript()

@@ -63,12 +63,26 @@ def test_the_checker_is_part_of_the_image_tag(monkeypatch):
     assert images.image_tag("predict") != before
 
 
+def test_every_image_ships_dsgyms_metrics_and_they_are_part_of_the_tag(monkeypatch):
+    source = resources.files("dsgym.predict").joinpath("metrics.py").read_bytes()
+    assert not re.search(rb"^\s*(from|import) dsgym", source, re.MULTILINE)  # nothing the image lacks
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert f"COPY {images.METRICS_MODULE} /opt/dsgym/dsgym_metrics.py" in dockerfile
+    for name in images.image_names():
+        assert images.sandbox_files(name)[images.METRICS_MODULE] == source
+    before = images.image_tag("predict")
+    monkeypatch.setattr(images, "_metrics_module", lambda: source + b"\n# changed\n")
+    assert images.image_tag("predict") != before
+
+
 @pytest.mark.docker
 def test_predict_image_trains_lightgbm_and_checks_a_submission(docker_image):
     tag = images.image_tag("predict")
     code = (
-        "import lightgbm, rdkit, anndata, scanpy, sklearn, PIL, numpy as np\n"
+        "import lightgbm, rdkit, anndata, scanpy, sklearn, PIL, numpy as np, pandas as pd\n"
         "from rdkit import Chem\n"
+        "import dsgym_metrics\n"  # dsgym's own metrics, as the grader computes them
+        "assert dsgym_metrics.compute('qwk', pd.DataFrame({'y': [1, 2, 3]}), pd.DataFrame({'y': [1, 2, 3]})) == 1\n"
         "x = np.random.default_rng(0).normal(size=(300, 4)); y = 2 * x[:, 0]\n"
         "model = lightgbm.LGBMRegressor(n_estimators=30, verbose=-1).fit(x, y)\n"
         "assert model.score(x, y) > 0.8 and Chem.MolFromSmiles('CCO').GetNumAtoms() == 3\n"

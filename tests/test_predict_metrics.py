@@ -10,7 +10,7 @@ import pytest
 from sklearn import metrics as sk
 
 from dsgym.predict.metrics import (METRICS, Metric, MetricParamError, PredictionError, UnknownMetricError, compute,
-                                   get_metric, label)
+                                   get_metric, label, metric_from_text)
 
 
 def col(*values, name: str = "y") -> pd.DataFrame:
@@ -53,6 +53,27 @@ def test_the_registry_holds_exactly_the_required_metrics():
 def test_aliases_are_case_insensitive_and_may_fix_params(alias, name, params):
     metric = get_metric(alias)
     assert metric.name == name and dict(metric.params) == params
+
+
+@pytest.mark.parametrize("text, name, params", [
+    ("rmse", "rmse", {}), ("map@5", "map_at_k", {"k": 5}),  # registry names and aliases first
+    ("Root Mean Squared Logarithmic Error", "rmsle", {}), ("Root Mean Squared Error", "rmse", {}),
+    ("Mean Columnwise Root Mean Squared Error", "rmse", {"multi_target": True}),
+    ("Mean Columnwise AUC", "roc_auc", {"multi_target": True}), ("Area Under ROC Curve", "roc_auc", {}),
+    ("Multi-class Logarithmic Loss", "log_loss", {}), ("Quadratic Weighted Kappa", "quadratic_weighted_kappa", {}),
+    ("Mean Average Precision @ 7", "map_at_k", {"k": 7}), ("MAP@3", "map_at_k", {"k": 3}),
+    ("Macro F1 Score", "f1_macro", {}), ("F1 Score", "f1", {}), ("Balanced Accuracy Score", "balanced_accuracy", {}),
+    ("Categorization Accuracy", "accuracy", {}), ("Mean Absolute Error", "mae", {}), ("R Squared", "r2", {}),
+])
+def test_free_text_metric_names_map_onto_the_registry(text, name, params):
+    metric = metric_from_text(text)
+    assert metric is not None and (metric.name, dict(metric.params)) == (name, params)
+
+
+@pytest.mark.parametrize("text", ["Mean Absolute Percentage Error", "SMAPE", "Matthews Correlation Coefficient",
+                                  "kaggle", "", None])
+def test_free_text_names_dsgym_does_not_implement_are_none_not_a_near_miss(text):
+    assert metric_from_text(text) is None  # "mean absolute percentage error" is no MAE
 
 
 def test_an_unknown_metric_names_the_close_matches():

@@ -33,6 +33,11 @@ for params the metric does not take or values it cannot use.
 
 Every metric also takes ``multi_target`` (default false): score each target
 column on its own and average ("mean column-wise RMSE / ROC AUC").
+
+``metric_from_text`` reads a free-text metric name (a Kaggle competition's) as one of
+these, or None.  This module imports only numpy and pandas: every sandbox image ships
+it as ``dsgym_metrics`` (dsgym/sandbox/images.py), so code in the sandbox (the automl
+agent's validation) scores as the grader does.
 """
 
 from __future__ import annotations
@@ -510,6 +515,53 @@ def get_metric(name: str) -> Metric:
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise UnknownMetricError(f"unknown metric {name!r}{hint}; known: {', '.join(sorted(METRICS))}, map@<k> "
                              "(and aliases such as auc, logloss, qwk, mcrmse)")
+
+
+# Free-text names (a Kaggle competition's "Root Mean Squared Logarithmic Error", "Mean Columnwise
+# AUC", "Categorization Accuracy") by the words they contain, checked in order: the first match wins.
+# None marks a metric dsgym does not implement, so that a longer name is not read as a wrong one
+# ("mean absolute percentage error" is no MAE).
+_WORDS: list[tuple[str, str | None, dict[str, Any]]] = [
+    (r"mape|percentage|smape", None, {}),
+    (r"mcc|matthews", None, {}),
+    (r"rmsle|squared_log|msle", "rmsle", {}),
+    (r"column_?wise.*(rmse|root_mean_squared)|(rmse|root_mean_squared).*column_?wise", "rmse", _MULTI),
+    (r"rmse|root_mean_squared|mse|squared_error", "rmse", {}),
+    (r"mae|mean_absolute|absolute_error", "mae", {}),
+    (r"(^|_)r2|r_squared|determination", "r2", {}),
+    (r"column_?wise.*(auc|roc)|(auc|roc).*column_?wise", "roc_auc", _MULTI),
+    (r"auc|roc", "roc_auc", {}),
+    (r"log_?loss|cross_?entropy|logarithmic", "log_loss", {}),
+    (r"kappa|qwk", "quadratic_weighted_kappa", {}),
+    (r"map|average_precision|apk", "map_at_k", {}),
+    (r"f1_macro|macro_f1", "f1_macro", {}),
+    (r"f1|f_score|fscore", "f1", {}),
+    (r"balanced", "balanced_accuracy", {}),
+    (r"acc|categorization", "accuracy", {}),
+]
+
+
+def metric_from_text(text: Any) -> Metric | None:
+    """The metric a free-text name means, or None when dsgym implements none for it.
+
+    A registry name or alias (``get_metric``) first; else the words in the name (see
+    ``_WORDS``): "Root Mean Squared Logarithmic Error" is ``rmsle``, "MAP@3" is ``map_at_k``
+    with ``k=3``, "Mean Columnwise AUC" is ``roc_auc`` averaged per column.  For competition
+    metric names that only Kaggle scores, e.g. what an agent should optimise.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        return get_metric(text)
+    except UnknownMetricError:
+        pass
+    key = re.sub(r"[^a-z0-9@]+", "_", text.lower()).strip("_")
+    for pattern, name, params in _WORDS:
+        if re.search(pattern, key):
+            if name == "map_at_k" and (k := re.search(r"(?:map|@|_at)_?([0-9]+)", key)) and int(k.group(1)) > 0:
+                params = {"k": int(k.group(1))}
+            return None if name is None else replace(METRICS[name], params=params)
+    return None
 
 
 def compute(name: str, truth: pd.DataFrame, pred: pd.DataFrame, params: Mapping[str, Any] | None = None) -> float:

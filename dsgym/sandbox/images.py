@@ -12,7 +12,9 @@ so adding a system package builds a new base instead of reusing the old one.
 
 Every image also gets ``check-submission`` on its PATH: dsgym's standalone
 submission-format checker (``dsgym/predict/submission.py``), copied in through
-the build context, so an agent can validate its submission.csv in the sandbox.
+the build context, so an agent can validate its submission.csv in the sandbox;
+and dsgym's metrics (``dsgym/predict/metrics.py``) as the module ``dsgym_metrics``,
+so code in the sandbox (the automl agent's validation) scores as the grader does.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ BASE_PACKAGES = ["python3", "python3-venv", "ca-certificates", "passwd", "libgom
 BASE_REPO = "dsgym-base"
 # The submission checker's path in the build context (the Dockerfile COPYs it from there).
 CHECK_SUBMISSION = "sandboxes/check_submission.py"
+# dsgym's metrics, importable in the kernel as ``dsgym_metrics`` (the Dockerfile installs it from there).
+METRICS_MODULE = "sandboxes/dsgym_metrics.py"
 # Deletes bundled copies of graded data sets listed per image (sandboxes/<name>/withheld-data.txt).
 WITHHOLD_SCRIPT = "sandboxes/withhold_data.py"
 Log = Callable[[str], None]
@@ -61,7 +65,7 @@ def sandbox_files(name: str = "default") -> dict[str, bytes]:
     """The files that define image ``name``, keyed by their path in the build context.
 
     All images share the top-level Dockerfile, the kernel launcher, the cache warm-up
-    (``warm_caches.py``, ``jit_cache.py``) and the submission checker; they differ in
+    (``warm_caches.py``, ``jit_cache.py``), the submission checker and the metrics; they differ in
     their requirements and in the bundled data sets they delete (``withheld-data.txt``,
     read by ``withhold_data.py``).
     """
@@ -75,6 +79,7 @@ def sandbox_files(name: str = "default") -> dict[str, bytes]:
         "sandboxes/jit_cache.py": (root / "jit_cache.py").read_bytes(),
         "sandboxes/warm_caches.py": (root / "warm_caches.py").read_bytes(),
         CHECK_SUBMISSION: _submission_checker(),
+        METRICS_MODULE: _metrics_module(),
         f"sandboxes/{name}/requirements.txt": requirements.read_bytes(),
         WITHHOLD_SCRIPT: (root / "withhold_data.py").read_bytes(),
         withheld_list(name): (root / name / "withheld-data.txt").read_bytes(),
@@ -93,6 +98,15 @@ def _submission_checker() -> bytes:
         return checker.read_bytes()
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise ImageBuildError(f"dsgym/predict/submission.py (the in-sandbox check-submission) "
+                              f"is missing from this installation: {exc}") from exc
+
+
+def _metrics_module() -> bytes:
+    """The source of ``dsgym.predict.metrics`` (numpy and pandas only), installed as ``dsgym_metrics``."""
+    try:
+        return (resources.files("dsgym.predict") / "metrics.py").read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise ImageBuildError(f"dsgym/predict/metrics.py (the in-sandbox dsgym_metrics) "
                               f"is missing from this installation: {exc}") from exc
 
 
