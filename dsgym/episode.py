@@ -114,6 +114,7 @@ class EpisodeRecord:
     conditions: dict[str, Any] = field(default_factory=dict)
     # a seeded task variant ({"seed", "used_seed", "family"}; dsgym.variants), None for the original task
     variant: dict[str, Any] | None = None
+    limits: dict[str, Any] = field(default_factory=dict)  # the episode's limits, as reset's info gave them
     schema: int = SCHEMA
     retryable: bool = field(default=False, repr=False)  # runner bookkeeping, not written
 
@@ -252,6 +253,7 @@ def _play(env: gym.Env, agent: Agent, record: EpisodeRecord, t0: float, seed: in
     record.prompt, record.reset_time = prompt, info.get("reset_time", 0.0)
     record.episode_id = info.get("episode_id", record.episode_id)
     record.variant = info.get("variant") or record.variant
+    record.limits = dict(info.get("limits") or {})
     try:
         check()
         try:

@@ -260,6 +260,8 @@ def test_eval_writes_one_record_per_episode_a_manifest_and_resumes(docker_image,
         assert record["run_id"] == manifest["run_id"] and record["episode_id"] and record["error"] is None
         assert record["agent"] == "oracle" and record["agent_config"] == {"agent": "oracle"}
         assert record["seed"] == record["sample"] and record["attempts"] == 1 and record["retried"] == []
+        assert record["limits"] == {"max_turns": 20, "cell_timeout": 120.0, "episode_budget": 1800.0}
+        assert record["variant"] is None
         assert set(record["tokens"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
         assert "Question:" in record["prompt"] and record["answer"] and record["score_breakdown"]
         assert len(record["turns"]) == 3 and record["wall_time"] > record["reset_time"] > 0
