@@ -11,6 +11,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 need_apt=()
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)  # the bwrap sandbox kind
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the viewer tests drive a headless browser
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
