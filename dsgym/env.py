@@ -78,6 +78,7 @@ class DSGymEnv(gym.Env[str, str]):
         figure_limits: FigureLimits | None = None,
         render_mode: str | None = None,
         interface: str = DEFAULTS.interface,
+        variant: int | str | None = None,
     ):
         # a Suite object (say, one task of a synthesis run) is used as given, without the registry
         self.suite = suite if isinstance(suite, Suite) else registry.get_suite(suite)
@@ -92,6 +93,7 @@ class DSGymEnv(gym.Env[str, str]):
         if interface not in INTERFACES:
             raise ValueError(f"interface must be one of {', '.join(INTERFACES)}, not {interface!r}")
         self.interface = interface
+        self.variant = _variant_option(variant)
         self.max_turns = max_turns
         self.cell_timeout = cell_timeout
         self.episode_budget = episode_budget
@@ -121,7 +123,7 @@ class DSGymEnv(gym.Env[str, str]):
         self._release()
         options = options or {}
         t0 = time.monotonic()
-        self.task = self._pick_task(options.get("task_id"))
+        self.task = self._pick_task(options.get("task_id"), _variant_option(options.get("variant", self.variant)))
         if missing := self.task.missing_data():
             raise MissingDataError(f"task {self.task.env_id} cannot start: data file(s) missing on this "
                                    f"machine: {', '.join(missing)} (looked in {self.task.data_root})."
@@ -141,7 +143,7 @@ class DSGymEnv(gym.Env[str, str]):
         self.transcript = [prompt]
         info = {**self._base_info(), "reset_time": time.monotonic() - t0, "env_id": self.task.env_id,
                 "category": self.task.metadata.get("category"), "task": self.task,
-                "limits": self.config.limits_info,
+                "limits": self.config.limits_info, "variant": self.task.metadata.get("variant"),
                 "isolated": self.sandbox.isolated, "data_files": list(self.task.data_files)}
         return prompt, info
 
@@ -205,6 +207,8 @@ class DSGymEnv(gym.Env[str, str]):
         reward = self._grade_submission(info) if self.task.kind == "prediction" else info.get("score", 0.0)
         info.setdefault("score", 0.0)
         info.setdefault("score_breakdown", {"reason": f"no answer ({reason})"})
+        if (variant := self.task.metadata.get("variant")) and isinstance(info["score_breakdown"], dict):
+            info["score_breakdown"]["variant"] = {**variant, **_variant_meaning(self.task)}
         self._release()
         return reward
 
@@ -289,13 +293,22 @@ class DSGymEnv(gym.Env[str, str]):
         info.update(score=score.value, score_breakdown=score.breakdown)
         return score.value
 
-    def _pick_task(self, task_id: str | None) -> Task:
+    def _pick_task(self, task_id: str | None, variant: int | str | None = None) -> Task:
+        """The episode's task: the one asked, the fixed one or a drawn one; then its variant, if one is asked
+        (``"fresh"``: a seed drawn from ``np_random``, so a seeded reset gives the same variant)."""
         if task_id:
-            return registry.task_in(self.suite, task_id)
-        if self.fixed_task is not None:
-            return self.fixed_task
-        ids = sorted(self.suite.tasks)
-        return self.suite.tasks[ids[int(self.np_random.integers(len(ids)))]]
+            task = registry.task_in(self.suite, task_id)
+        elif self.fixed_task is not None:
+            task = self.fixed_task
+        else:
+            ids = sorted(self.suite.tasks)
+            task = self.suite.tasks[ids[int(self.np_random.integers(len(ids)))]]
+        if variant is None:
+            return task
+        from dsgym.variants import variant_task
+
+        seed = int(self.np_random.integers(2**31)) if variant == "fresh" else int(variant)
+        return variant_task(task, seed, image=self.sandbox_spec.image)
 
     def _start_sandbox(self) -> Sandbox:
         sandbox = self._factory()
@@ -355,6 +368,22 @@ def make(env_id: str, **options: Any) -> DSGymEnv:
     spec = gym.spec(task.env_id if task else f"dsgym/{suite.name}")
     env.spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **options})
     return env
+
+
+def _variant_option(variant: Any) -> int | str | None:
+    """``variant=``: None (the original task), a non-negative integer seed, or ``"fresh"``."""
+    if variant is None or variant == "fresh":
+        return variant
+    if isinstance(variant, bool) or not isinstance(variant, int) or variant < 0:
+        raise ValueError(f"variant must be None, a non-negative integer seed or 'fresh', not {variant!r}")
+    return variant
+
+
+def _variant_meaning(task: Task) -> dict[str, str]:
+    if task.kind != "prediction":
+        return {"gold": "the reference solution's answer on the variant's data"}
+    return {"labels": "regenerated from the re-drawn split",
+            "standing": "the metric on the re-drawn split placed on the original split's baseline leaderboard"}
 
 
 def _action_text(action: Action) -> str:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dsgym.suite_files import (HOST_FILE_LIMIT, SOLUTION_LIMIT, Resolver, UnsafePathError, check_regular, contained,
                                open_regular, read_text, real, walk_files)
@@ -87,6 +87,27 @@ class PredictionSpec(BaseModel):
         return name
 
 
+class VariantSpec(BaseModel):
+    """Which seeded family of variants keeps a task's question true (``dsgym.variants``, docs/variants.md).
+
+    ``family`` names one of ``dsgym.variants.FAMILIES`` with its ``params``, or is ``"none"``
+    with the ``reason`` no family fits.  A manifest's ``variant`` is the suite's default; a
+    task's own ``variant`` replaces it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _none_says_why(self) -> VariantSpec:
+        if self.family == "none" and not self.reason.strip():
+            raise ValueError("family 'none' needs a reason (why no seeded family keeps the question true)")
+        return self
+
+
 class Task(BaseModel):
     """A question about data, with everything needed to pose it and to grade the answer.
 
@@ -109,6 +130,8 @@ class Task(BaseModel):
     kind: Literal["answer", "prediction"] = "answer"
     prediction: PredictionSpec | None = None
     data_root: Path = Field(exclude=True)
+    # the declared variant family; left out of dumps so run and filter fingerprints of originals stay as they were
+    variant: VariantSpec | None = Field(default=None, exclude=True)
 
     @field_validator("data_files")
     @classmethod
@@ -172,6 +195,7 @@ class Suite:
     # what one episode needs ({"cpus": 1, "memory": "3g", "cpu_heavy": true}; dsgym.admission)
     resources: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    variant: VariantSpec | None = None  # the suite's default variant family (a task may override it)
 
 
 def load_manifest(path: Path, sources: Mapping[str, Suite] | None = None) -> Suite:
@@ -206,6 +230,12 @@ def load_manifest(path: Path, sources: Mapping[str, Suite] | None = None) -> Sui
     suite = Suite(name=raw["suite"], root=root, version=str(raw.get("version", "0")),
                   description=raw.get("description", ""), image=raw.get("image", "default"),
                   sources=list(raw.get("sources", [])), resources=dict(raw.get("resources", {})))
+    if "variant" in raw:
+        try:
+            suite.variant = VariantSpec(**raw["variant"])
+        except (ValidationError, TypeError) as exc:
+            raise TaskFileError(f"{manifest}: variant: {_describe(exc) if isinstance(exc, ValidationError) else exc}"
+                                ) from exc
     roots, source = _allowed_roots(raw, root, sources or {})
     data_root = root / raw.get("data_dir", "data")
     try:
@@ -220,7 +250,7 @@ def load_manifest(path: Path, sources: Mapping[str, Suite] | None = None) -> Sui
         try:
             if isinstance(entry, _BadLine):
                 raise TaskFileError(entry.problem)
-            task = _task_from_entry(entry, suite.name, root, data_root, files)
+            task = _task_from_entry(entry, suite.name, root, data_root, files, suite.variant)
         except (ValidationError, TaskFileError, OSError, TypeError, ValueError) as exc:
             suite.errors.append(f"{where} {label}: {_describe(exc)}")
             continue
@@ -232,7 +262,7 @@ def load_manifest(path: Path, sources: Mapping[str, Suite] | None = None) -> Sui
 
 
 _MANIFEST_FIELDS = {"data_dir": str, "image": str, "description": str, "sources": list, "tasks": list,
-                    "resources": dict}
+                    "resources": dict, "variant": dict}
 
 
 @dataclass(frozen=True)
@@ -314,10 +344,13 @@ class _FileChecks:
         check_regular(Path(self.data.contained(path, "sample_submission")), HOST_FILE_LIMIT, "sample_submission")
 
 
-def _task_from_entry(entry: Any, suite: str, root: Path, data_root: Path, files: _FileChecks) -> Task:
+def _task_from_entry(entry: Any, suite: str, root: Path, data_root: Path, files: _FileChecks,
+                     default_variant: VariantSpec | None = None) -> Task:
     if not isinstance(entry, dict):
         raise TaskFileError("a task must be a JSON object")
     entry = dict(entry)
+    if "variant" not in entry and default_variant is not None:
+        entry["variant"] = default_variant
     if solution_file := entry.pop("solution_file", None):
         if not isinstance(solution_file, str):
             raise TaskFileError("solution_file: expected a path relative to the suite folder")

@@ -21,7 +21,9 @@ class Problem:
 
 
 def check_task(task: Task, *, need_solution: bool) -> list[str]:
-    messages = task.unsafe_data()
+    from dsgym.variants import check_spec
+
+    messages = task.unsafe_data() + check_spec(task)
     if missing := task.missing_data():
         messages.append(f"data file(s) missing: {', '.join(missing)}")
     if task.kind == "prediction":
