@@ -231,20 +231,7 @@ class DSGymEnv(gym.Env[str, str]):
         """The task as the agent first sees it: context, question, format, files, rules."""
         task, sandbox = self.task, self.sandbox
         assert task is not None and sandbox is not None
-        lines = task.statement()
-        lines.append(f"Data files (read-only, under {sandbox.data_dir}):")
-        for name, path in task.data_paths().items():
-            lines.append(f"  {sandbox.data_dir}/{name}  ({_human_size(path)})")
-        if not task.data_files:
-            lines.append("  (none)")
-        lines.append(f"Working directory (writable, empty): {sandbox.workdir}")
-        if spec := task.prediction:
-            lines += ["", f"Submission: write {sandbox.workdir}/{spec.submission_file} "
-                          f"with the columns {', '.join([spec.id_column, *spec.target_columns])}"
-                          + (f", like {sandbox.data_dir}/{spec.sample_submission}" if spec.sample_submission else "")
-                          + ". It is copied out and graded against hidden labels when the episode ends.",
-                      "Check its format (columns, ids, row count; no score is shown) by running "
-                      "`!check-submission` in a code cell."]
+        lines = task_brief(task, sandbox.data_dir, sandbox.workdir, "by running `!check-submission` in a code cell")
         lines += ["", INTERFACES[self.interface],
                   f"Limits: {self.max_turns} turns, {self.cell_timeout:g} s per code cell, "
                   f"{self.episode_budget:g} s for the whole episode."]
@@ -359,6 +346,26 @@ class DSGymEnv(gym.Env[str, str]):
         if self.sandbox is not None:
             sandbox, self.sandbox = self.sandbox, None
             sandbox.close()
+
+
+def task_brief(task: Task, data_dir: str, workdir: str, check_how: str) -> list[str]:
+    """What any harness shows of a task (context, question, format, data files, submission), without
+    the rules of its interface; ``check_how`` says how the submission checker is run there.
+    Shared by the env's prompt and the Harbor export's instruction.md."""
+    lines = task.statement()
+    lines.append(f"Data files (read-only, under {data_dir}):")
+    for name, path in task.data_paths().items():
+        lines.append(f"  {data_dir}/{name}  ({_human_size(path)})")
+    if not task.data_files:
+        lines.append("  (none)")
+    lines.append(f"Working directory (writable, empty): {workdir}")
+    if spec := task.prediction:
+        lines += ["", f"Submission: write {workdir}/{spec.submission_file} "
+                      f"with the columns {', '.join([spec.id_column, *spec.target_columns])}"
+                      + (f", like {data_dir}/{spec.sample_submission}" if spec.sample_submission else "")
+                      + ". It is copied out and graded against hidden labels when the episode ends.",
+                  f"Check its format (columns, ids, row count; no score is shown) {check_how}."]
+    return lines
 
 
 def make(env_id: str, **options: Any) -> DSGymEnv:

@@ -10,11 +10,13 @@ not an error: it scores the task's ``invalid_score``, see ``dsgym.predict.grade`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsgym.scoring import score_answer
 from dsgym.scoring.result import Score
-from dsgym.task import Task
+
+if TYPE_CHECKING:  # the grader also runs where pydantic is not installed (Harbor task folders' tests/)
+    from dsgym.task import Task
 
 
 _GOLD = object()  # the task's own answer

@@ -23,9 +23,10 @@ import json
 import os
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dsgym.llm import LLMClient, LLMError, chosen_cache_dir
+if TYPE_CHECKING:  # imported when a judge is used: the other metrics run without openai installed
+    from dsgym.llm import LLMClient
 from dsgym.scoring.result import Score
 from dsgym.scoring.text import ScoringError, as_text, preview, read_answer, zero
 
@@ -138,6 +139,8 @@ _clients_lock = threading.Lock()
 def judge_client(model: str, base_url: str | None, api_key: str | None, cache_dir: str | None, cache: bool,
                  timeout: float, max_retries: int, max_tokens: int | None) -> LLMClient:
     """One shared client per configuration (its connection pool and cache are reused)."""
+    from dsgym.llm import LLMClient
+
     key = (model, base_url, api_key, cache_dir, cache, timeout, max_retries, max_tokens)
     with _clients_lock:
         client = _clients.get(key)
@@ -159,6 +162,8 @@ def llm_judge(prediction: str, reference: Any, question: str = "", model: str | 
         raise JudgeConfigError("the llm_judge metric has no model: set metric_params {'model': ..., "
                                "'base_url': ...} or the DSGYM_JUDGE_MODEL and DSGYM_JUDGE_BASE_URL environment "
                                "variables (the API key comes from OPENAI_API_KEY)")
+    from dsgym.llm import LLMError, chosen_cache_dir
+
     text, failed = read_answer(prediction)
     if failed:
         return failed
