@@ -88,13 +88,22 @@ def suite_fingerprint(suite: registry.Suite) -> dict[str, Any]:
     """
     digest = hashlib.sha256()
     for _, task in sorted(suite.tasks.items()):
-        try:
-            blob = task.model_dump_json(exclude=_HOST_PATHS, fallback=str)
-        except ValueError:  # text pydantic will not encode (lone surrogates): the slow, lenient path
-            blob = json.dumps(_task_definition(task), sort_keys=True, ensure_ascii=False, default=str)
-        digest.update(blob.encode("utf-8", "surrogatepass") + b"\n")
+        digest.update(_task_blob(task) + b"\n")
     return {"version": suite.version, "tasks": len(suite.tasks), "hash": digest.hexdigest(),
             "hash_format": FINGERPRINT_FORMAT}
+
+
+def task_digest(task: Any) -> str:
+    """SHA-256 of one task's definition, as the suite fingerprint reads it (host paths left out)."""
+    return hashlib.sha256(_task_blob(task)).hexdigest()
+
+
+def _task_blob(task: Any) -> bytes:
+    try:
+        blob = task.model_dump_json(exclude=_HOST_PATHS, fallback=str)
+    except ValueError:  # text pydantic will not encode (lone surrogates): the slow, lenient path
+        blob = json.dumps(_task_definition(task), sort_keys=True, ensure_ascii=False, default=str)
+    return blob.encode("utf-8", "surrogatepass")
 
 
 def prompt_hash(jobs: Iterable[Any]) -> str:
