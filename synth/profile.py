@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dsgym.filter.execution import SandboxRunner
 from dsgym.sandbox.base import Sandbox, SandboxError
+from dsgym.sandbox.scripts import run_script
 from dsgym.synth import profile_script
 from dsgym.synth.sources import Dataset
 
@@ -23,10 +23,12 @@ PROMPT_CHARS = 12_000
 STATS = ("missing", "unique", "min", "max", "mean", "median", "std")
 
 
-def compute(dataset: Dataset, runner: SandboxRunner, data_dir: str = "/data") -> dict[str, Any]:
+def compute(dataset: Dataset, factory: Callable[[], Sandbox], timeout: float,
+            data_dir: str = "/data") -> dict[str, Any]:
     """Run the profiling script on ``dataset`` in a fresh sandbox; raises ``SandboxError``/``RuntimeError``."""
     source = Path(profile_script.__file__).read_text()
-    value, _ = runner.script(source, f"profile_files({data_dir!r}, {list(dataset.files)!r})", dataset.paths())
+    value, _ = run_script(factory, dataset.paths(), source, f"profile_files({data_dir!r}, {list(dataset.files)!r})",
+                          timeout=timeout)
     return value
 
 
@@ -34,7 +36,7 @@ def measure(dataset: Dataset, factory: Callable[[], Sandbox], timeout: float) ->
     """``{"profile": ...}`` or ``{"error": ...}``, and ``duration``; never raises (runs here or on a Ray worker)."""
     started = time.monotonic()
     try:
-        result: dict[str, Any] = {"profile": compute(dataset, SandboxRunner(factory, timeout))}
+        result: dict[str, Any] = {"profile": compute(dataset, factory, timeout)}
     except (SandboxError, RuntimeError) as exc:
         result = {"error": f"{type(exc).__name__}: {exc}"[:500]}
     result["duration"] = time.monotonic() - started

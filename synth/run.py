@@ -1,21 +1,22 @@
-"""One invocation's shared state (settings, resume log, budget, model clients, progress) and its thread pool."""
+"""One invocation's shared state (settings, resume log, budget, model clients, progress) and how it runs work."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from dsgym import shutdown
+from dsgym import engine, shutdown
 from dsgym.episode import now_iso
 from dsgym.filter.grounding import FileDigests
-from dsgym.filter.state import StateStore
+from dsgym.filter.state import open_state
 from dsgym.llm import RUN_CACHE, chosen_cache_dir
-from dsgym.sandbox import sandbox_factory
+from dsgym.sandbox.base import Sandbox
 from dsgym.sandbox.images import image_tag
+from dsgym.sandbox.spec import SandboxSpec
 from dsgym.synth.budget import Budget, BudgetedClient
 from dsgym.synth.report import StageStats
 from dsgym.synth.settings import SynthError, SynthSettings
@@ -28,40 +29,9 @@ class Stop(Exception):
     """A budget ran out: stop starting work in this stage."""
 
 
-def parallel(items: list[Any], work: Callable[[Any], Any], workers: int, on_done: Callable[[Any, Any], None],
-             stop: threading.Event) -> None:
-    """Run ``work(item)`` on a thread pool, ``on_done(item, result)`` in this thread; ``stop`` ends it early.
-
-    ``work`` raising ``Stop`` sets ``stop``: items not started are skipped; those
-    in flight finish.  Any other exception is re-raised here after the pool drains.
-    """
-    if not items:
-        return
-    pending = list(reversed(items))
-    failure: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dsgym-synth") as pool:
-        running: dict[Future, Any] = {}
-        try:
-            while pending or running:
-                while pending and len(running) < workers and not stop.is_set():
-                    item = pending.pop()
-                    running[pool.submit(work, item)] = item
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    item = running.pop(future)
-                    try:
-                        on_done(item, future.result())
-                    except Stop:
-                        stop.set()
-        except BaseException as exc:
-            stop.set()
-            failure = exc
-            if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM, SIGHUP: end the work in flight now
-                shutdown.remove_sandboxes()
-    if failure is not None:
-        raise failure
+def _call(fn: Callable[..., Any], item: tuple[int, tuple]) -> Any:
+    """``fn(*args)`` of an ``(index, args)`` item: module-level, so Ray can ship it with ``fn``."""
+    return fn(*item[1])
 
 
 class Run:
@@ -71,14 +41,14 @@ class Run:
         self.s = settings
         self.out = out
         self.progress = progress or (lambda stage, done, total: None)
-        self.state = StateStore(out / STATE)
-        self.stored = self.state.load()
+        self.state, self.stored = open_state(out / STATE)
         self.digests = FileDigests()
         self.budget = Budget(settings.max_model_calls, settings.max_sandbox_time)
         self.stop = threading.Event()
         self.stopped_by: str | None = None
         self.stages: dict[str, StageStats] = {}
         self.name = settings.name or f"synth-{out.resolve().name}"
+        self._factories: dict[str, Callable[[], Sandbox]] = {}
         self.ray = None
         if settings.backend == "ray":
             from dsgym.ray_backend import RayBackend
@@ -94,24 +64,59 @@ class Run:
         self.prober = BudgetedClient(settings.model, settings.base_url, settings.api_key,
                                      temperature=settings.probe_temperature, **client_options)
 
+    def each(self, items: list[Any], work: Callable[[Any], Any], done: Callable[[Any, Any], None], *,
+             window: int, backend: engine.Backend | None = None,
+             failed: Callable[[Any, BaseException], None] | None = None) -> None:
+        """``work(item)`` for each item on the engine (threads, or ``backend``); ``done(item, result)`` here as
+        each ends (``failed(item, exc)`` if ``work`` raised, where given).
+
+        ``work`` or ``done`` raising ``Stop`` stops new work (``self.stop``); what is in
+        flight ends and is recorded.  Any other exception stops new work too and is raised
+        once the work in flight has ended (their results dropped); Ctrl-C removes the
+        sandboxes in flight at once.
+        """
+        failure: list[BaseException] = []
+
+        def finished(item: Any, value: Any, error: BaseException | None) -> None:
+            if failure:
+                return
+            try:
+                if error is None:
+                    done(item, value)
+                elif failed is not None and not isinstance(error, Stop):
+                    failed(item, error)
+                else:
+                    raise error
+            except Stop:
+                self.stop.set()
+            except Exception as exc:  # noqa: BLE001 - raised once the work in flight has ended
+                failure.append(exc)
+                self.stop.set()
+
+        def aborted(inflight: list[Any], exc: BaseException) -> None:
+            self.stop.set()
+            if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM, SIGHUP: end the work in flight now
+                shutdown.remove_sandboxes()
+
+        engine.run(items, work, backend=backend or engine.ThreadBackend("dsgym-synth"), on_done=finished,
+                   window=window, stop=self.stop, on_abort=aborted)
+        if failure:
+            raise failure[0]
+
     def sandbox_map(self, items: list[Any], fn: Callable[..., dict[str, Any]], args: Callable[[Any], tuple],
                     done: Callable[[Any, dict[str, Any]], None]) -> None:
         """``fn(*args(item))`` for each item, ``-j`` at a time on threads here or as Ray tasks (``--backend ray``);
         ``done(item, result)`` runs here as each ends.  ``fn`` must be module-level (picklable) and never raise;
         ``done`` raising ``Stop`` ends the stage (work not started stays to do)."""
-        if self.ray is None:
-            parallel(items, lambda item: fn(*args(item)), self.s.concurrency, done, self.stop)
-            return
-        from dsgym import ray_backend
+        indexed = [(index, args(item)) for index, item in enumerate(items)]  # here: factories install handlers
+        ray = self.ray
 
-        def finished(item: Any, value: Any, error: BaseException | None) -> None:
-            done(item, value if error is None else {"error": f"ray: {type(error).__name__}: {error}"[:500]})
+        def failed(pair: tuple[int, tuple], error: BaseException) -> None:  # the Ray task itself failed
+            done(items[pair[0]], {"error": f"ray: {type(error).__name__}: {error}"[:500]})
 
-        try:
-            ray_backend.remote(self.ray, fn, items, args, finished,
-                               window=self.s.concurrency if self.s.concurrency > 1 else None)
-        except Stop:
-            self.stop.set()
+        self.each(indexed, functools.partial(_call, fn), lambda pair, value: done(items[pair[0]], value),
+                  window=self.s.concurrency if ray is None or self.s.concurrency > 1 else ray.slots(),
+                  backend=ray, failed=failed if ray is not None else None)
 
     def stage(self, name: str, unit: str = "tasks") -> StageStats:
         self.stages[name] = StageStats(name, unit=unit)
@@ -144,10 +149,14 @@ class Run:
     def files_digest(self, paths: dict[str, Path]) -> dict[str, str]:
         return {rel: self.digests(path) for rel, path in sorted(paths.items())}
 
-    def factory(self, image: str) -> Callable[[], Any]:
-        return sandbox_factory(self.s.sandbox, image=image_tag(image))
+    def factory(self, image: str) -> Callable[[], Sandbox]:
+        """Sandboxes of ``image`` (a suite image name) of this run's kind; call it from the calling thread."""
+        if image not in self._factories:
+            self._factories[image] = SandboxSpec(self.s.sandbox, image_tag(image)).factory()
+        return self._factories[image]
 
     def close(self) -> None:
+        self.state.close()
         for client in (self.generator, self.actor, self.prober):
             client.close()
 

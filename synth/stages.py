@@ -1,8 +1,9 @@
 """The stages that do work: profile, generate, dedup, rollout, verify and the blind probe.
 
 Each takes the invocation's ``Run``, reuses what the resume log already holds for
-the same inputs, does the rest on a thread pool (sandboxes) or through the budgeted
-model clients, logs each finished item at once, and fills in its ``StageStats``.
+the same inputs, does the rest on the engine (``Run.each``/``Run.sandbox_map``:
+threads, or Ray tasks with ``--backend ray``) or through the budgeted model
+clients, logs each finished item at once, and fills in its ``StageStats``.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from typing import Any
 
 from dsgym import registry, runner
 from dsgym.agents.base import Agent
-from dsgym.episode import EpisodeRecord, now_iso
+from dsgym.episode import EpisodeRecord, episode_key, now_iso
 from dsgym.filter.probe import probe_key, probe_result, run_sample
 from dsgym.filter.state import digest
 from dsgym.llm import LLMError
+from dsgym.runlog import RunLog
 from dsgym.sandbox.images import image_tag
 from dsgym.synth import filters, generate, profile, verify
 from dsgym.synth.budget import BudgetExhausted
-from dsgym.synth.run import Run, Stop, parallel
+from dsgym.synth.run import Run, Stop
 from dsgym.synth.settings import SynthError
 from dsgym.synth.sources import Dataset
 from dsgym.task import Suite, Task
@@ -87,7 +89,7 @@ def questions(run: Run, datasets: list[Dataset], profiles: dict[str, dict[str, A
 
     run.progress("generate", len(results), len(ready))
     try:
-        parallel(todo, work, run.s.llm_concurrency, done, run.stop)
+        run.each(todo, work, done, window=run.s.llm_concurrency)
     finally:
         if not run.budget.calls_left:
             run.halt(f"budget: {run.budget.spent()}")
@@ -181,10 +183,11 @@ def rollouts(run: Run, tasks: list[Task]) -> dict[str, dict[int, dict[str, Any]]
     except Exception as exc:  # noqa: BLE001 - a bad --agent or agent option
         raise SynthError(f"the rollout agent {run.s.agent!r} cannot be built: {exc}") from exc
     keys = {t.id: _rollout_key(run, t, agent_config, env_options) for t in tasks}
-    log = runner.EpisodeLog(folder / runner.EPISODES)
+    log = RunLog(folder / runner.EPISODES,
+                 key=lambda record: episode_key(record["suite"], record["task_id"], int(record.get("sample", 0))))
     contents = log.open()
     try:
-        latest = runner.latest(contents.records)
+        latest = log.latest(contents.records)
         by_task: dict[str, dict[int, dict[str, Any]]] = {t.id: {} for t in tasks}
         jobs = []
         for task in tasks:
@@ -338,7 +341,7 @@ def probe(run: Run, agreed: dict[str, Task]) -> dict[str, Any]:
         run.progress("shortcut", len(results), len(agreed))
 
     run.progress("shortcut", len(results), len(agreed))
-    parallel(todo, work, run.s.llm_concurrency, done, run.stop)
+    run.each(todo, work, done, window=run.s.llm_concurrency)
     return {tid: probe_result(agreed[tid], got, samples, run.s.probe_threshold) for tid, got in results.items()}
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from dsgym.actions import format_execution, parse_action
 from dsgym.filter.checks import normalize_text, same_answer
 from dsgym.sandbox.base import Sandbox, SandboxError
+from dsgym.sandbox.spec import fresh
 from dsgym.scoring.lists import parse_items
 from dsgym.scoring.numbers import find_numbers, within
 from dsgym.task import Task
@@ -64,15 +65,10 @@ def rerun(code: list[str], files: dict[str, Any], factory: Callable[[], Sandbox]
     started = time.monotonic()
     result = Rerun()
     try:
-        sandbox = factory()
-        try:
-            sandbox.start()
-            sandbox.put_data(files)
+        with fresh(factory, files) as sandbox:
             for cell in code:
                 executed = sandbox.execute(cell, timeout)
                 result.outputs.append(format_execution(executed, OUTPUT_CHARS, []))
-        finally:
-            sandbox.close()
     except (SandboxError, OSError) as exc:
         result.error = f"sandbox failed: {exc}"[:1000]
     result.duration = time.monotonic() - started

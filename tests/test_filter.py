@@ -143,6 +143,30 @@ def test_without_a_model_the_probe_is_skipped_and_the_report_says_so(tmp_path, p
     assert "The blind probe did not run" in (tmp_path / "out" / "README.md").read_text()
 
 
+def test_probe_requests_fill_but_never_pass_llm_concurrency(tmp_path, probe_suite):
+    model, lock, busy, peak = ScriptedModel(), threading.Lock(), [0], [0]
+
+    def slow(request):
+        with lock:
+            busy[0] += 1
+            peak[0] = max(peak[0], busy[0])
+        time.sleep(0.15)
+        with lock:
+            busy[0] -= 1
+        return model(request)
+
+    progress = []
+    with FakeOpenAI(replies=slow) as fake:
+        result = filter_suite(probe_suite, tmp_path / "out", client=client_for(fake, tmp_path), samples=K,
+                              llm_concurrency=3, checks=["blind_probe", *STATIC], register=False,
+                              progress=progress.append)
+        assert fake.calls == len(CORRECT) * K
+    assert peak[0] == 3
+    assert set(result.dropped) == {"always", "half"}
+    assert sorted(e["task"] for e in progress) == sorted(CORRECT) and [e["done"] for e in progress] == [1, 2, 3, 4]
+    assert all(e["part"] == "probe" and e["total"] == len(CORRECT) for e in progress)
+
+
 def test_server_errors_are_retried_and_never_count_as_passes(tmp_path, probe_suite):
     with FakeOpenAI(replies=ScriptedModel()) as fake:
         fake.fail_next(5, status=500)

@@ -184,17 +184,26 @@ def test_the_model_call_budget_is_never_exceeded_and_cached_replies_are_free(tmp
 
 
 def test_a_torn_state_line_is_cut_so_the_next_append_stands_alone(tmp_path):
-    from dsgym.filter.state import StateStore
+    from dsgym.synth import SynthSettings
+    from dsgym.synth.run import STATE, Run
 
-    path = tmp_path / "synth-state.jsonl"
-    store = StateStore(path)
-    store.append({"task": "a", "part": "verify", "key": "k", "complete": True, "result": {"status": "verified"}})
+    settings, out = SynthSettings(sources=["x"], model="m"), tmp_path / "out"
+    first = Run(settings, out, None)
+    first.save("a", "verify", "k", {"status": "verified"})
+    first.state.append({"task": "a", "part": "verify", "key": "k", "complete": False, "result": {}})
+    first.close()
+    path = out / STATE
     with open(path, "ab") as handle:  # a crash in the middle of the next append
         handle.write(b'{"task": "b", "part": "ver')
-    assert list(store.load()) == [("a", "verify", "k")]
+    second = Run(settings, out, None)
+    assert second.cached("a", "verify", "k") == {"status": "verified"}  # an incomplete line never supersedes
+    assert second.cached("b", "verify", "k") is None
     assert path.read_bytes().endswith(b"}\n")
-    store.append({"task": "b", "part": "verify", "key": "k", "complete": True, "result": {}})
-    assert sorted(store.load()) == [("a", "verify", "k"), ("b", "verify", "k")]
+    second.save("b", "verify", "k", {})
+    second.close()
+    third = Run(settings, out, None)
+    assert sorted(third.stored) == [("a", "verify", "k"), ("b", "verify", "k")]
+    assert third.cached("b", "verify", "k") == {}
 
 
 def test_the_endpoint_check_tells_unreachable_and_refused_from_reachable(tmp_path):

@@ -1,9 +1,10 @@
 """``filter_suite``: run the checks over a suite, persist results as they come, write the filtered suite.
 
-Two pools work at once: blind-probe samples (``llm_concurrency`` requests in
-flight) and sandbox work (``concurrency`` tasks at a time; each task's runs -
-reference, repeat, perturbed copies - one after another, each in a fresh
-sandbox).  Finished parts are appended to the state file from the main thread;
+One engine (``dsgym.engine``) runs two lanes at once: blind-probe samples
+(``llm_concurrency`` requests in flight) and sandbox work (``concurrency`` tasks at
+a time; each task's runs - reference, repeat, perturbed copies - one after
+another, each in a fresh sandbox).  Finished parts are appended to the state file
+(a ``RunLog``) from the calling thread;
 the decisions and every output file are computed at the end from the stored
 results, so the output is a pure function of (suite, checks, settings, cache).
 """
@@ -15,13 +16,12 @@ import shlex
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from dsgym import shutdown
+from dsgym import engine, shutdown
 from dsgym.filter.checks import (BLIND_PROBE, CHECKS, DATA_FILES, DETERMINISTIC, DUPLICATE, GROUNDING,
                                  REPRODUCES, SANDBOX_CHECKS, WELL_FORMED, CheckResult, same_answer)
 from dsgym.filter.execution import Cancelled, Run, SandboxRunner
@@ -34,8 +34,10 @@ from dsgym.filter.probe import probe_complete, probe_key, probe_result, run_samp
 from dsgym.filter.quality import (data_files_result, deterministic_result, duplicate_results,
                                   reproduces_result, well_formed_result)
 from dsgym.filter.recorded import ANSWERS_FILE, RecordedAnswers, grade, keep_copy, load_answers
-from dsgym.filter.state import STATE_FILE, StateStore, digest
+from dsgym.filter.state import STATE_FILE, digest, open_state
 from dsgym.llm import RUN_CACHE, LLMClient, chosen_cache_dir
+from dsgym.runlog import RunLog
+from dsgym.sandbox.spec import SandboxSpec
 from dsgym.task import Suite, Task, load_manifest
 
 SANDBOX_VERSION = 1
@@ -179,35 +181,35 @@ def filter_suite(
         if boxed:
             keys[(task.id, "sandbox")] = digest({"task": task_fingerprint(task, digests), "settings": settings})
 
-    state = StateStore(out / STATE_FILE)
-    stored = state.load()
-    results: dict[tuple[str, str], dict[str, Any]] = {}
-    computed, reused = [], []
-    for (task_id, part), key in keys.items():
-        record = stored.get((task_id, part, key))
-        if record is not None:
-            results[(task_id, part)] = record["result"]
-            reused.append(f"{task_id}:{part}")
-    todo = [(task, part) for task in tasks for part in ("probe", "sandbox")
-            if (task.id, part) in keys and (task.id, part) not in results]
-    if recorded is not None:
-        for task_id, answers in recorded.by_task.items():
-            results[(task_id, "probe")] = {"samples": grade(source.tasks[task_id], answers)}
-
-    if todo:
-        stop = threading.Event()
-        with tempfile.TemporaryDirectory(prefix="dsgym-filter-") as scratch:
-            runner = store = None
-            if any(part == "sandbox" for _, part in todo):
-                from dsgym.sandbox import sandbox_factory
-
-                factory = sandbox_factory(sandbox, image=image)  # from this thread: installs exit handlers
-                runner = SandboxRunner(factory, timeout, stop)
-                store = PerturbationStore(Path(scratch) / "perturbed", seed, digests)
-            probe = partial(run_sample, client=probe_client, temperature=temperature, max_tokens=max_tokens)
-            boxes = partial(sandbox_part, runner=runner, store=store, boxed=boxed, perturbations=perturbations)
-            _execute(todo, keys, samples, probe, boxes, concurrency=concurrency, llm_concurrency=llm_concurrency,
-                     stop=stop, state=state, results=results, computed=computed, progress=progress)
+    state, stored = open_state(out / STATE_FILE)
+    try:
+        results: dict[tuple[str, str], dict[str, Any]] = {}
+        computed, reused = [], []
+        for (task_id, part), key in keys.items():
+            record = stored.get((task_id, part, key))
+            if record is not None:
+                results[(task_id, part)] = record["result"]
+                reused.append(f"{task_id}:{part}")
+        todo = [(task, part) for task in tasks for part in ("probe", "sandbox")
+                if (task.id, part) in keys and (task.id, part) not in results]
+        if recorded is not None:
+            for task_id, answers in recorded.by_task.items():
+                results[(task_id, "probe")] = {"samples": grade(source.tasks[task_id], answers)}
+        if todo:
+            stop = threading.Event()
+            with tempfile.TemporaryDirectory(prefix="dsgym-filter-") as scratch:
+                runner = store = None
+                if any(part == "sandbox" for _, part in todo):
+                    # made in this thread: a sandbox kind may install exit handlers
+                    runner = SandboxRunner(SandboxSpec(sandbox, image).factory(), timeout, stop)
+                    store = PerturbationStore(Path(scratch) / "perturbed", seed, digests)
+                probe = partial(run_sample, client=probe_client, temperature=temperature, max_tokens=max_tokens)
+                boxes = partial(sandbox_part, runner=runner, store=store, boxed=boxed, perturbations=perturbations)
+                _execute(todo, keys, samples, probe, boxes, concurrency=concurrency,
+                         llm_concurrency=llm_concurrency, stop=stop, state=state, results=results,
+                         computed=computed, progress=progress)
+    finally:
+        state.close()
 
     reports = decide(tasks, chosen, results, samples, threshold, probing, digests, recorded)
     stats = summary(reports)
@@ -296,69 +298,86 @@ def sandbox_complete(result: dict[str, Any]) -> bool:
     return not any(r.get("infra") for r in runs) and grounding_complete(result.get("grounding"))
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One unit of work: a blind-probe sample (lane ``llm``) or a task's sandbox runs (lane ``sandbox``)."""
+
+    task: Task
+    part: str
+    index: int = 0
+
+    @property
+    def lane(self) -> str:
+        return "llm" if self.part == "probe" else "sandbox"
+
+
 def _execute(todo: list[tuple[Task, str]], keys: dict[tuple[str, str], str], samples: int,
              probe: Callable[..., dict[str, Any]], boxes: Callable[[Task], dict[str, Any]], *, concurrency: int,
-             llm_concurrency: int, stop: threading.Event, state: StateStore,
+             llm_concurrency: int, stop: threading.Event, state: RunLog,
              results: dict[tuple[str, str], dict[str, Any]], computed: list[str], progress: Progress | None) -> None:
-    """Run the ``todo`` parts in two pools; persist and report each part from this thread as it finishes."""
-    total = len(todo)
-    pending: dict[Future, tuple[str, str, int]] = {}
-    samples_of: dict[str, dict[int, dict[str, Any]]] = {}
-    llm_pool = ThreadPoolExecutor(llm_concurrency, thread_name_prefix="dsgym-filter-llm")
-    box_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="dsgym-filter-sandbox")
+    """Run the ``todo`` parts on one engine, model calls and sandboxes in lanes of their own; persist and
+    report each part from this thread as it finishes.
 
-    def guarded_sandbox(task: Task) -> dict[str, Any]:
+    An exception from persisting or from ``progress`` stops new work, lets the work in
+    flight end (its results are dropped) and is raised then; Ctrl-C removes the sandboxes
+    in flight at once.
+    """
+    total = len(todo)
+    parts = [_Part(task, part, index) for task, part in todo
+             for index in (range(samples) if part == "probe" else (0,))]
+    samples_of: dict[str, dict[int, dict[str, Any]]] = {task.id: {} for task, part in todo if part == "probe"}
+    done_parts = 0
+    failure: list[BaseException] = []
+
+    def work(item: _Part) -> dict[str, Any]:
+        if item.part == "probe":
+            return probe(item.task, index=item.index)
         try:
-            return boxes(task)
+            return boxes(item.task)
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug or a broken sandbox must not end the run
             return {"run": Run(error=f"{type(exc).__name__}: {exc}"[:1000], infra=True).to_dict()}
 
-    try:
-        for task, part in todo:
-            if part == "probe":
-                samples_of[task.id] = {}
-                for index in range(samples):
-                    future = llm_pool.submit(probe, task, index=index)
-                    pending[future] = (task.id, part, index)
-            else:
-                pending[box_pool.submit(guarded_sandbox, task)] = (task.id, part, 0)
-        done_parts = 0
-        while pending:
-            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for future in finished:
-                task_id, part, index = pending.pop(future)
-                if part == "probe":
-                    samples_of[task_id][index] = future.result()
-                    if len(samples_of[task_id]) < samples:
-                        continue
-                    result = {"samples": [samples_of[task_id][i] for i in range(samples)]}
-                    complete = probe_complete(result["samples"])
-                else:
-                    try:
-                        result = future.result()
-                    except Cancelled:
-                        continue
-                    complete = sandbox_complete(result)
-                state.append({"task": task_id, "part": part, "key": keys[(task_id, part)], "complete": complete,
-                              "result": result})
-                results[(task_id, part)] = result
-                computed.append(f"{task_id}:{part}")
-                done_parts += 1
-                if progress is not None:
-                    progress({"task": task_id, "part": part, "done": done_parts, "total": total,
-                              "complete": complete})
-    except BaseException as exc:
+    def finished(item: _Part, value: dict[str, Any] | None, error: BaseException | None) -> None:
+        nonlocal done_parts
+        if failure or isinstance(error, Cancelled):
+            return  # the run is stopping: what ends now is dropped, as if never started
+        if error is not None:
+            raise error
+        task_id = item.task.id
+        if item.part == "probe":
+            samples_of[task_id][item.index] = value
+            if len(samples_of[task_id]) < samples:
+                return
+            result = {"samples": [samples_of[task_id][i] for i in range(samples)]}
+            complete = probe_complete(result["samples"])
+        else:
+            result = value
+            complete = sandbox_complete(result)
+        try:
+            state.append({"task": task_id, "part": item.part, "key": keys[(task_id, item.part)],
+                          "complete": complete, "result": result})
+            results[(task_id, item.part)] = result
+            computed.append(f"{task_id}:{item.part}")
+            done_parts += 1
+            if progress is not None:
+                progress({"task": task_id, "part": item.part, "done": done_parts, "total": total,
+                          "complete": complete})
+        except Exception as exc:  # noqa: BLE001 - raised once the work in flight has ended
+            failure.append(exc)
+            stop.set()
+
+    def aborted(inflight: list[_Part], exc: BaseException) -> None:
         stop.set()
-        for future in pending:
-            future.cancel()
         if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM, SIGHUP: end the runs in flight now
             shutdown.remove_sandboxes()
-        raise
-    finally:
-        llm_pool.shutdown(wait=True, cancel_futures=True)
-        box_pool.shutdown(wait=True, cancel_futures=True)
+
+    lanes = engine.Lanes(parts, lambda item: item.lane, {"llm": llm_concurrency, "sandbox": concurrency})
+    engine.run(lanes, work, backend=engine.ThreadBackend("dsgym-filter"), on_done=finished,
+               window=llm_concurrency + concurrency, stop=stop, on_abort=aborted)
+    if failure:
+        raise failure[0]
 
 
 # ----- the decisions -------------------------------------------------------------------------

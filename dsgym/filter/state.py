@@ -1,67 +1,41 @@
-"""Per-task check results persisted as they complete, so an interrupted run resumes.
+"""Per-item results on a ``RunLog``, reused by content key so an interrupted run resumes (filter and synthesis).
 
-``<out>/filter-state.jsonl`` holds one JSON line per finished part of a task
-(``probe``: the blind samples; ``sandbox``: the reference runs, the load check and
-the perturbed runs), tagged with a key: a hash of everything the part's result
-depends on (the task's content and data, the settings of that part).  A rerun
-reuses the newest complete line with a matching key
-(so switching settings back and forth recomputes nothing) and recomputes the rest.
-Lines are written with one ``write`` on an ``O_APPEND`` descriptor and flushed
-to disk; a line cut short by a crash is cut off by the next ``load``, so the
-next append starts on a line of its own.
+``<out>/filter-state.jsonl`` (synthesis: ``synth-state.jsonl``) holds one JSON line
+per finished part of an item, ``{"task", "part", "key", "complete", "result"}``
+(filter parts: ``probe``, the blind samples; ``sandbox``, the reference runs, the
+load check and the perturbed runs).  ``key`` is a ``digest`` of everything the
+result depends on (the task's content and data, the settings of that part).  A
+rerun reuses the newest complete line of a matching key (so switching settings
+back and forth recomputes nothing) and recomputes the rest.  Appends, torn lines
+and fsync are ``dsgym.runlog``'s.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 from pathlib import Path
 from typing import Any
 
+from dsgym.runlog import RunLog
+
 STATE_FILE = "filter-state.jsonl"
+StateKey = tuple[str, str, str]  # (task or item, part, key)
 
 
 def digest(material: Any) -> str:
+    """The content key of ``material`` (any JSON-able value; stable across runs and Python versions)."""
     blob = json.dumps(material, sort_keys=True, default=repr, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class StateStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
+def state_log(path: Path) -> RunLog:
+    return RunLog(path, key=lambda record: (record["task"], record["part"], record["key"]))
 
-    def load(self) -> dict[tuple[str, str, str], dict[str, Any]]:
-        """The newest complete record per (task, part, key); a torn last line is removed from the file."""
-        found: dict[tuple[str, str, str], dict[str, Any]] = {}
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return found
-        end = data.rfind(b"\n") + 1
-        if end < len(data):  # an append cut short by a crash: drop it, or the next line would be glued to it
-            with self._lock, open(self.path, "r+b") as handle:
-                handle.truncate(end)
-                os.fsync(handle.fileno())
-        for line in data[:end].decode("utf-8", "replace").splitlines():
-            try:
-                record = json.loads(line)
-                key = (record["task"], record["part"], record["key"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a torn last line, or a foreign one
-            if record.get("complete"):
-                found[key] = record
-        return found
 
-    def append(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, sort_keys=True, ensure_ascii=False, default=repr) + "\n").encode()
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+def open_state(path: Path) -> tuple[RunLog, dict[StateKey, dict[str, Any]]]:
+    """The log at ``path`` and its newest complete line per key; a log already there is opened for appending
+    (a torn last line cut off), a new one is made by the first append.  ``close`` it when done."""
+    log = state_log(path)
+    contents = log.open() if path.exists() else log.read()
+    return log, log.latest(r for r in contents.records if r.get("complete"))
