@@ -682,6 +682,7 @@ def view(
 
 
 def _register_commands() -> None:
+    from dsgym.export.command import export_app
     from dsgym.fetch_command import fetch_command
     from dsgym.filter.command import filter_command
     from dsgym.rl.serve_command import serve_command
@@ -692,6 +693,7 @@ def _register_commands() -> None:
     app.command("serve", help="Serve dsgym environments to RL trainers under the OpenEnv contract.")(serve_command)
     app.command("fetch", help="Fetch official suites (task files and the data they need) into the user cache.")(
         fetch_command)
+    app.add_typer(export_app, name="export", help="Write a suite in another harness's task format (harbor).")
 
 
 _register_commands()

@@ -1,0 +1,1 @@
+"""Suites written out in other harnesses' formats (``dsgym export``): Harbor task folders."""
