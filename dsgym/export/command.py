@@ -20,7 +20,7 @@ def harbor_command(
     force: bool = typer.Option(False, "--force", help="Replace task folders that already exist."),
 ) -> None:
     """Export SUITE as Harbor task folders (task.toml, instruction.md, environment/, tests/, solution/)."""
-    from dsgym.export.harbor import ExportError, export_suite
+    from dsgym.export.harbor_export import ExportError, export_suite
     from dsgym.registry import UnknownEnvError
 
     try:
