@@ -44,5 +44,21 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
+# Each RL integration is tested in a venv of its own with the exact versions of .ci/constraints/<name>.txt
+# (tests/test_integrations.py runs its tests there): their pins conflict with one another (docs/rl.md).
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { say "verifiers 0.4 needs Python 3.11 or later; python3 is $(python3 -V 2>&1)"; exit 1; }
+for name in verifiers openenv; do
+  venv=.venv-$name constraints=.ci/constraints/$name.txt
+  want=$(cat pyproject.toml "$constraints" | sha256sum | cut -c1-16)
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.dsgym-installed" 2>/dev/null)" != "$want" ]; then
+    say "creating the $name test environment in $venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q -c "$constraints" -e ".[$name]" pytest
+    echo "$want" > "$venv/.dsgym-installed"
+  fi
+done
+
 say "sandbox image"
 .venv/bin/dsgym sandbox build

@@ -44,12 +44,26 @@ def fetch(*suites: str, source: str | None = None, dest: str | None = None, prog
     return fetch_suites(*suites, source=source, dest=dest, progress=progress)
 
 
-def __getattr__(name: str) -> Any:
-    """``dsgym.load_environment``, for ``vf-eval dsgym``: imported only when asked for (needs dsgym[verifiers])."""
-    if name == "load_environment":
-        from dsgym.rl.verifiers_env import load_environment
+# verifiers 0.4 resolves the taskset id ``dsgym`` to the Taskset, Env and Harness subclasses
+# this package exports; they are imported only when asked for (they need dsgym[verifiers]).
+VERIFIERS_NAMES = ("DSGymTaskset", "DSGymVerifiersEnv", "DSGymChatHarness")
 
-        return load_environment
+
+def verifiers_v1() -> bool:
+    """Whether verifiers 0.4 or later is installed (0.3 ships an earlier ``verifiers.v1`` that dsgym does not support)."""
+    try:
+        major, minor = (int(part) for part in version("verifiers").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (0, 4)
+
+
+def __getattr__(name: str) -> Any:
+    """The verifiers plugin classes, imported on first use (``vf-eval dsgym``)."""
+    if name in VERIFIERS_NAMES:
+        from dsgym.rl import verifiers_env
+
+        return getattr(verifiers_env, name)
     raise AttributeError(f"module 'dsgym' has no attribute {name!r}")
 
 
@@ -57,3 +71,5 @@ install_lazy_registry()  # suites are read on first use, e.g. gymnasium.make("<s
 
 __all__ = ["UnknownEnvError", "__version__", "add_suite", "fetch", "get_suite", "get_task", "make",
            "make_vec", "register_official", "register_suite", "resolve", "suites"]
+if verifiers_v1():  # listed only where importable: ``from dsgym import *`` works without verifiers
+    __all__ += VERIFIERS_NAMES

@@ -9,7 +9,18 @@ import pytest
 
 import dsgym
 from dsgym.sandbox import images
+from tests.support.integrations import INTEGRATIONS
 from tests.support.predict_suite import write_prediction_suite
+
+# An integration's tests run where it is installed (its own venv, see tests/support/integrations.py);
+# elsewhere tests/test_integrations.py runs them there.
+elsewhere = [i for i in INTEGRATIONS if not i.installed_here()]
+collect_ignore = [test.removeprefix("tests/") for i in elsewhere for test in i.tests]
+
+
+def pytest_report_header(config) -> list[str]:
+    return [f"{', '.join(i.tests)}: not collected here, run in {i.venv.name} by tests/test_integrations.py"
+            for i in elsewhere]
 
 
 @pytest.fixture(scope="session")

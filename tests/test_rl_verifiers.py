@@ -1,4 +1,8 @@
-"""verifiers on dsgym: ``vf-eval dsgym`` against a loopback fake model, scored by dsgym's own metrics."""
+"""verifiers 0.4 on dsgym: ``vf-eval dsgym`` against a loopback fake model, scored by dsgym's own metrics.
+
+Runs in ``.venv-verifiers`` (made by ``.ci/setup.sh`` with ``.ci/constraints/verifiers.txt``);
+``tests/test_integrations.py`` runs it there from the main test session.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +19,18 @@ from typing import Any
 
 import pytest
 
-vf = pytest.importorskip("verifiers")
+from tests.support.integrations import require
+
+require("verifiers")
+
+import verifiers.v1 as vf  # noqa: E402 - only where verifiers 0.4 is installed
+from pydantic import ValidationError  # noqa: E402
 
 import dsgym
-from dsgym.rl.verifiers_env import DSGymVerifiersEnv, load_environment
-from tests.support.fake_openai import FakeOpenAI, message_text
+from dsgym.rl.verifiers_env import (DSGymChatHarness, DSGymTaskset, DSGymTasksetConfig, DSGymVerifiersEnv,
+                                    load_environment)
 from dsgym.sandbox.docker import orphaned
+from tests.support.fake_openai import FakeOpenAI, message_text
 from tests.support.helpers import REPO, labelled_containers, owned_containers
 
 SUITE = "dsgym-tasks-lite"
@@ -46,62 +56,72 @@ def oracle(wrong: set[str]) -> Callable[[dict[str, Any]], str]:
     return reply
 
 
-def test_load_environment_has_one_row_per_task_and_dsgyms_metric_as_rubric():
-    env = load_environment(SUITE)
-    assert isinstance(env, vf.MultiTurnEnv) and isinstance(env, DSGymVerifiersEnv)
-    dataset = env.get_eval_dataset()
-    assert len(dataset) == len(dsgym.get_suite(SUITE).tasks) == len(env.get_dataset())
-    assert env.pool is None  # no sandbox is started before the first rollout
+def test_the_dsgym_plugin_is_a_taskset_of_dsgym_tasks_with_its_own_env_and_harness():
+    assert {"DSGymTaskset", "DSGymVerifiersEnv", "DSGymChatHarness"} <= set(dsgym.__all__)
+    assert vf.environment_class("dsgym") is DSGymVerifiersEnv  # what vf-eval dsgym resolves
+    assert vf.default_harness_id("dsgym") == "dsgym" and vf.taskset_config_type("dsgym") is DSGymTasksetConfig
+    assert vf.harness_config_type("dsgym")().id == "dsgym"
 
-    env = load_environment(SUITE, task_ids=RIGHT, max_turns=3, system_prompt="Be brief.")
-    rows = env.get_eval_dataset()
-    assert [row["info"]["task_id"] for row in rows] == RIGHT
-    assert rows[0]["prompt"][0] == {"role": "system", "content": "Be brief."}
-    assert env.max_turns == 4 and env.env_options["max_turns"] == 3
-    weights = dict(zip(env.rubric._get_reward_func_names(), env.rubric._get_reward_weights()))
-    assert weights["dsgym_reward"] == 1.0 and weights["dsgym_score"] == 0.0
-    assert sum(weights.values()) == 1.0  # the reward is dsgym's, nothing else
-    assert len(load_environment(f"{SUITE}/{WRONG}").get_eval_dataset()) == 1
-    assert vf.load_environment("dsgym", task_ids=[WRONG]).get_eval_dataset()[0]["info"]["task_id"] == WRONG
-    with pytest.raises(ValueError, match="no-such-task"):
+    env = load_environment(SUITE)
+    assert isinstance(env.taskset, DSGymTaskset) and isinstance(env._harnesses["agent"], DSGymChatHarness)
+    tasks = list(env.taskset)
+    assert [t.data.task_id for t in tasks] == sorted(dsgym.get_suite(SUITE).tasks)
+    assert all(t.data.prompt is None and t.key == f"{SUITE}/{t.data.task_id}" for t in tasks)  # dsgym opens
+    assert env.pool is None  # no sandbox is started before the env serves
+
+    env = load_environment(SUITE, task_ids=RIGHT, max_turns=3)
+    assert [t.data.id for t in env.taskset] == RIGHT and env.settings.env_options()["max_turns"] == 3
+    assert [t.data.task_id for t in load_environment(f"{SUITE}/{WRONG}").taskset] == [WRONG]
+    with pytest.raises(ValidationError, match="no-such-task"):
         load_environment(SUITE, task_ids=["no-such-task"])
-    with pytest.raises(dsgym.UnknownEnvError):
+    with pytest.raises(ValidationError, match="no-such-suite"):
         load_environment("no-such-suite")
-    with pytest.raises(ValueError, match="positive"):
-        load_environment(SUITE, cell_timeout=0)
-    with pytest.raises(ValueError, match="format_penalty"):
+    with pytest.raises(ValidationError, match="positive"):
+        load_environment(SUITE, options={"cell_timeout": 0})
+    with pytest.raises(ValidationError, match="format_penalty"):
         load_environment(SUITE, format_penalty=-1)
+
+
+def vf_eval(base_url: str, out: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VF_EVAL), "dsgym", "--env.taskset.suite", SUITE, "-m", "fake-model", "--client.base-url", base_url,
+         "--client.api-key-var", "FAKE_OPENAI_KEY", "--no-push", "--no-rich", "-o", str(out), *args],
+        cwd=REPO, env={**os.environ, "FAKE_OPENAI_KEY": "test"}, capture_output=True, text=True, timeout=600,
+        check=False)
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_vf_eval_cli_reports_dsgyms_scores(docker_image, tmp_path):
     before = {c.id for c in labelled_containers()}
-    args = {"suite": SUITE, "task_ids": [*RIGHT, WRONG], "max_turns": 4, "pool_size": 2}
     with FakeOpenAI(oracle({WRONG})) as fake:
-        proc = subprocess.run(
-            [str(VF_EVAL), "dsgym", "-a", json.dumps(args), "-m", "fake-model", "-b", fake.base_url,
-             "-k", "FAKE_OPENAI_KEY", "-n", "3", "-r", "1", "-c", "3", "-C", "dsgym_termination", "-s", "-d", "-A", "-o", str(tmp_path)],
-            cwd=REPO, env={**os.environ, "FAKE_OPENAI_KEY": "test"}, capture_output=True, text=True, timeout=600,
-            check=False)
+        proc = vf_eval(fake.base_url, tmp_path, "--env.taskset.task-ids", json.dumps([*RIGHT, WRONG]),
+                       "--env.taskset.max-turns", "4", "--env.taskset.pool-size", "2", "-n", "3", "-r", "1", "-c", "3")
         requests = fake.requests
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
-    [results] = tmp_path.glob("evals/dsgym--fake-model/*/results.jsonl")
-    rows = [json.loads(line) for line in results.read_text().splitlines()]
-    scores = {row["info"]["task_id"]: (row["reward"], row["metrics"]["dsgym_score"]) for row in rows}
-    assert scores == {RIGHT[0]: (1.0, 1.0), RIGHT[1]: (1.0, 1.0), WRONG: (0.0, 0.0)}
-    assert all(row["stop_condition"] == "has_final_env_response" and not row["error"] for row in rows)
-    assert {row["dsgym_termination"] for row in rows} == {"answer"}
-    setups = [row["timing"]["setup"] for row in rows]  # sandbox starts run in threads, side by side
-    assert max(t["start"] for t in setups) < min(t["end"] for t in setups)
-    assert all("[answer submitted]" in message_text(row["completion"][-1]) for row in rows)
-    metadata = json.loads((results.parent / "metadata.json").read_text())
-    assert metadata["avg_reward"] == pytest.approx(2 / 3)
+    [traces] = tmp_path.glob("dsgym--fake-model--*/traces.jsonl")
+    episodes = [json.loads(line) for line in traces.read_text().splitlines()]
+    assert all(episode["ok"] and not episode["errors"] for episode in episodes)
+    runs = {episode["task"]["data"]["task_id"]: episode["traces"] for episode in episodes}
+    scores = {task_id: (trace["rewards"], trace["metrics"]["dsgym_score"]) for task_id, [trace] in runs.items()}
+    right, wrong = {"dsgym_reward": {"score": 1.0, "weight": 1.0}}, {"dsgym_reward": {"score": 0.0, "weight": 1.0}}
+    assert scores == {RIGHT[0]: (right, 1.0), RIGHT[1]: (right, 1.0), WRONG: (wrong, 0.0)}  # dsgym's reward only
+    assert {trace["info"]["dsgym_termination"] for [trace] in runs.values()} == {"answer"}
     assert len(requests) == 6  # a cell and an answer per rollout, against the loopback fake only
+    assert all("rows:" in message_text(r["messages"][-1]) for r in requests if len(r["messages"]) > 1)
 
-    leaked = [c for c in labelled_containers() if c.id not in before and orphaned(c)]  # vf-eval and its workers have exited
+    leaked = [c for c in labelled_containers() if c.id not in before and orphaned(c)]  # vf-eval has exited
     assert not leaked, f"vf-eval left dsgym containers behind: {[c.name for c in leaked]}"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_vf_eval_refuses_a_bad_taskset_config_before_any_rollout(docker_image, tmp_path):
+    with FakeOpenAI("<answer>1</answer>") as fake:
+        proc = vf_eval(fake.base_url, tmp_path, "--env.taskset.task-ids", '["no-such-task"]')
+        assert not fake.requests
+    assert proc.returncode != 0 and "no-such-task" in proc.stdout + proc.stderr
 
 
 @pytest.mark.docker
@@ -109,6 +129,7 @@ def test_vf_eval_cli_reports_dsgyms_scores(docker_image, tmp_path):
 def test_rollouts_release_their_sandboxes_also_when_cancelled(docker_image, monkeypatch):
     monkeypatch.setenv("FAKE_OPENAI_KEY", "test")
     env = load_environment(SUITE, task_ids=RIGHT, max_turns=4, pool_size=1)
+    tasks = list(env.taskset)
     asked, answer = threading.Event(), threading.Event()
 
     def stalled(request: dict[str, Any]) -> str:
@@ -116,29 +137,32 @@ def test_rollouts_release_their_sandboxes_also_when_cancelled(docker_image, monk
         answer.wait(60)
         return "<answer>too late</answer>"
 
+    def context(base_url: str) -> vf.ModelContext:
+        return vf.ModelContext(model="fake-model", client=vf.EvalClientConfig(base_url=base_url,
+                                                                              api_key_var="FAKE_OPENAI_KEY"))
+
     async def held_besides_the_warm_spare() -> int:
         while env.pool.ready() < 1:  # wait for the pool to refill
             await asyncio.sleep(0.2)
         return len(owned_containers()) - 1
 
     async def run() -> None:
-        with FakeOpenAI(oracle(set())) as fake:
-            client = vf.ClientConfig(api_base_url=fake.base_url, api_key_var="FAKE_OPENAI_KEY")
-            outputs = await env.evaluate(client=client, model="fake-model", num_examples=2, max_concurrent=2)
-        assert [o["reward"] for o in outputs["outputs"]] == [1.0, 1.0]
-        assert await asyncio.wait_for(held_besides_the_warm_spare(), 120) == 0
+        async with env.serving():
+            with FakeOpenAI(oracle(set())) as fake:
+                episodes = await asyncio.gather(*(env.run_episode(task, context(fake.base_url)) for task in tasks))
+            assert [[t.reward for t in e.traces] for e in episodes] == [[1.0], [1.0]]
+            assert await asyncio.wait_for(held_besides_the_warm_spare(), 120) == 0
 
-        with FakeOpenAI(stalled) as slow:  # the rollout is cancelled while the model is thinking
-            client = vf.ClientConfig(api_base_url=slow.base_url, api_key_var="FAKE_OPENAI_KEY")
-            rollout = asyncio.create_task(env.run_rollout(env.get_eval_dataset()[0], client, "fake-model", {}))
-            await asyncio.to_thread(asked.wait, 60)
-            assert await asyncio.wait_for(held_besides_the_warm_spare(), 120) == 1  # the rollout's
-            rollout.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await rollout
-            answer.set()
-        assert await asyncio.wait_for(held_besides_the_warm_spare(), 120) == 0
-        await env._teardown()
+            with FakeOpenAI(stalled) as slow:  # the rollout is cancelled while the model is thinking
+                rollout = asyncio.create_task(env.run_episode(tasks[0], context(slow.base_url)))
+                await asyncio.to_thread(asked.wait, 60)
+                assert await asyncio.wait_for(held_besides_the_warm_spare(), 120) == 1  # the rollout's
+                rollout.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await rollout
+                answer.set()
+            assert await asyncio.wait_for(held_besides_the_warm_spare(), 120) == 0
+        assert env.pool is None  # serving ended: the warm spare is stopped too
 
     asyncio.run(run())
     assert not owned_containers()

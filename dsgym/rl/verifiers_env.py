@@ -1,35 +1,47 @@
-"""dsgym suites as ``verifiers`` multi-turn environments, scored by the tasks' own metrics.
+"""dsgym suites under ``verifiers`` 0.4 (its ``verifiers.v1`` taskset/harness stack), scored by dsgym.
 
-    vf-eval dsgym -a '{"suite": "dsgym-tasks-lite"}' -m MODEL -b http://HOST:PORT/v1 -k OPENAI_API_KEY -n 5 -r 3
+    vf-eval dsgym --env.taskset.suite dsgym-tasks-lite -m MODEL --client.base-url http://HOST:PORT/v1 \\
+        --client.api-key-var OPENAI_API_KEY --no-push
 
-``verifiers`` finds an environment by importing the module named after its id and
-calling ``load_environment``: ``dsgym.load_environment`` is this module's.  It
-targets the classic ``verifiers`` API (``MultiTurnEnv``, ``Rubric``), which the
-0.3 releases still ship and 0.4 removed.
+verifiers resolves the taskset id ``dsgym`` by importing the ``dsgym`` package and
+taking the ``Taskset``, ``Env`` and ``Harness`` subclasses its ``__all__`` exports
+(``dsgym/__init__.py`` lists them only when ``verifiers.v1`` is installed):
 
-The model plays dsgym's text protocol (``<python>code</python>`` runs a cell,
-``<answer>...</answer>`` submits), so any chat model works, tool calling or not.
-Each rollout drives one ``ToolSession``: its sandbox comes from a warm pool shared
-by the environment's rollouts, and a cleanup hook grades the episode and frees the
-sandbox however the rollout ends (answer, limit, error, timeout, cancellation).
+- ``DSGymTaskset``: one task per dsgym task of the suite (or of ``task_ids``);
+- ``DSGymVerifiersEnv``: dsgym plays the user.  Each episode starts a
+  ``ToolSession`` (its sandbox from a warm pool shared by the env's episodes), sends
+  the task prompt, plays every reply (``<python>code</python>`` runs a cell,
+  ``<answer>...</answer>`` submits) and sends the observation back as the next user
+  turn until the episode ends.  The trace's rewards are dsgym's: ``dsgym_reward``
+  (``ToolSession.reward``, weight 1) and nothing else; ``dsgym_score`` is a metric.
+- ``DSGymChatHarness``: the model's side, one chat completion per turn made
+  in-process through verifiers' interception endpoint, so a run needs no program
+  installed at run time and works offline against any OpenAI-compatible server.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from dsgym import verifiers_v1
+
+if not verifiers_v1():
+    raise ImportError("dsgym's verifiers integration needs verifiers 0.4 or later (its verifiers.v1 API): "
+                      "pip install 'dsgym[verifiers]'")
 try:
-    import verifiers as vf
-    from datasets import Dataset
-    from verifiers import MultiTurnEnv  # the classic API: verifiers 0.4 dropped it
+    import verifiers.v1 as vf
+    from openai import AsyncOpenAI
+    from pydantic import Field, model_validator
+    from verifiers.v1.dialects.chat import message_to_wire
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("dsgym's verifiers environment needs verifiers' classic API (verifiers 0.3.x): "
+    raise ImportError("dsgym's verifiers integration needs verifiers 0.4 (its verifiers.v1 API): "
                       "pip install 'dsgym[verifiers]'") from exc
 
 from dsgym.config import DEFAULTS
+from dsgym.registry import UnknownEnvError
 from dsgym.rl.session import ToolSession, suite_pool, suite_tasks
 from dsgym.sandbox import SandboxError, SandboxPool
 
@@ -40,119 +52,173 @@ T = TypeVar("T")
 SANDBOX_THREADS = 64
 
 
-async def dsgym_reward(state: vf.State) -> float:
-    """The reward: the task metric's score minus any format penalty (``ToolSession.reward``)."""
-    return float(state.get("dsgym_reward") or 0.0)
+class DSGymTaskData(vf.TaskData):
+    """One dsgym task; the prompt is None because dsgym's own prompt (with the sandbox's paths) opens the episode."""
+
+    suite: str
+    task_id: str
 
 
-async def dsgym_score(state: vf.State) -> float:
-    """The bare metric score, reported beside the reward (weight 0)."""
-    return float(state.get("dsgym_score") or 0.0)
+class DSGymTask(vf.Task[DSGymTaskData]):
+    """Scored by the env (``dsgym_reward``), not by task hooks: the grade comes from the episode's sandbox."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.data.suite}/{self.data.task_id}"
 
 
-class DSGymVerifiersEnv(MultiTurnEnv):
-    """One dsgym episode per rollout; the environment's replies are the sandbox's observations."""
+class DSGymTasksetConfig(vf.TasksetConfig):
+    """``--env.taskset.*``: which suite and tasks, and the episode's limits (dsgym's env options)."""
 
-    def __init__(self, suite: str, *, pool_size: int, format_penalty: float, env_options: dict[str, Any],
-                 **kwargs: Any):
-        super().__init__(**kwargs)
-        self.suite = suite
-        self.pool_size = pool_size
-        self.format_penalty = format_penalty
-        self.env_options = env_options
-        # Started by the first rollout: vf-eval also loads the environment in processes that never roll out.
-        self.pool: SandboxPool | None = None
-        self.executor = ThreadPoolExecutor(SANDBOX_THREADS, thread_name_prefix="dsgym-verifiers")
+    suite: str = "dsgym-tasks-lite"
+    """A suite, or ``<suite>/<task>`` for one task."""
+    task_ids: list[str] | None = None
+    """Only these tasks of the suite (default: all)."""
+    max_turns: int = Field(DEFAULTS.max_turns, ge=1)
+    """dsgym's turn limit: code cells and answers per episode."""
+    format_penalty: float = Field(0.0, ge=0)
+    """Subtracted from the reward of an episode that ended without an answer."""
+    pool_size: int = Field(2, ge=0)
+    """Warm sandboxes kept started for the env's episodes (0: one is started per episode)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Other ``DSGymEnv`` options: ``cell_timeout``, ``episode_budget``, ``sandbox``, ``limits``, ..."""
 
-    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking sandbox call off the event loop, so other rollouts go on meanwhile."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
-
-    def shared_pool(self) -> SandboxPool | None:
-        if self.pool is None and self.pool_size > 0:
-            self.pool = suite_pool(self.suite, self.pool_size, self.env_options)
-        return self.pool
-
-    async def setup_state(self, state: vf.State) -> vf.State:
-        session = ToolSession(self.suite, pool=self.shared_pool(), format_penalty=self.format_penalty,
-                              interface="text", **self.env_options)
-        state["dsgym_session"] = session  # before start: the cleanup hook frees whatever start acquired
+    @model_validator(mode="after")
+    def check_suite(self) -> DSGymTasksetConfig:
+        """Unknown suites, tasks and options fail when the config is read, before any rollout."""
         try:
-            prompt = await self.blocking(session.start, state["info"]["task_id"])
-        except SandboxError as exc:  # the infrastructure's failure, not the model's: verifiers records and retries it
-            raise vf.SandboxError(f"dsgym could not start a sandbox: {exc}") from exc
-        # dsgym's prompt names the sandbox's paths and limits, so it replaces the dataset's question.
-        system = [m for m in state["prompt"] if m.get("role") == "system"]
-        state["prompt"] = [*system, vf.UserMessage(content=prompt)]
-        return state
+            found, _ = suite_tasks(self.suite, self.task_ids)
+        except UnknownEnvError as exc:  # a KeyError: pydantic reports ValueErrors as the config's errors
+            raise ValueError(str(exc.args[0] if exc.args else exc)) from exc
+        ToolSession(found.name, format_penalty=self.format_penalty, interface="text",
+                    **self.env_options()).close()
+        return self
 
-    async def env_response(self, messages: vf.Messages, state: vf.State, **kwargs: Any) -> vf.Messages:
-        session: ToolSession = state["dsgym_session"]
-        observation = await self.blocking(session.act_text, reply_text(messages))
-        response: vf.Messages = [vf.UserMessage(content=observation)]
-        if session.done:
-            state["final_env_response"] = response
-        return response
+    def env_options(self) -> dict[str, Any]:
+        return {**self.options, "max_turns": self.max_turns}
 
-    @vf.cleanup
-    async def release_sandbox(self, state: vf.State) -> None:
-        """Grade the episode (if the rollout stopped before it ended) and free its sandbox."""
-        session: ToolSession | None = state.get("dsgym_session")
-        if session is None:
-            return
-        state["dsgym_session"] = None
-        # One executor job that always closes: it finishes even if this rollout is cancelled meanwhile.
-        state.update(await self.blocking(finish, session))
 
-    @vf.teardown
-    async def close_pool(self) -> None:
-        """Stop the warm sandboxes; called inline, as verifiers also tears down from ``atexit`` (no threads then)."""
+class DSGymTaskset(vf.Taskset[DSGymTask, DSGymTasksetConfig]):
+    """The suite's tasks, in id order; ``task.data.id`` is the dsgym task id."""
+
+    def load(self) -> Iterator[DSGymTask]:
+        found, ids = suite_tasks(self.config.suite, self.config.task_ids)
+        for task_id in ids:
+            yield DSGymTask(DSGymTaskData(id=task_id, name=f"{found.name}/{task_id}",
+                                          description=found.tasks[task_id].question, prompt=None,
+                                          suite=found.name, task_id=task_id), self.config.task)
+
+
+class DSGymChatHarnessConfig(vf.HarnessConfig):
+    id: str = "dsgym"
+
+
+class DSGymChatHarness(vf.Harness[DSGymChatHarnessConfig]):
+    """One chat completion per turn, in-process, through the rollout's interception endpoint.
+
+    The model writes dsgym's text actions; the env (not the harness) runs them in the
+    sandbox, so the harness executes nothing and needs no container of its own.
+    """
+
+    APPENDS_SYSTEM_PROMPT = True
+    SUPPORTS_RESUME = True  # each turn relaunches on the conversation so far
+    EXECUTES_CODE = False
+    NEEDS_CONTAINER = False
+
+    async def launch(self, ctx: vf.ModelContext, trace: vf.Trace, runtime: vf.Runtime, endpoint: str,
+                     secret: str, mcp_urls: dict[str, str], data: vf.TaskData) -> vf.ProgramResult:
+        system, prompt = self.resolve_prompt(data)
+        if isinstance(prompt, str):
+            prompt = [vf.UserMessage(content=prompt)]
+        messages = ([{"role": "system", "content": system}] if system else []) + \
+            [message_to_wire(message) for message in prompt or []]
+        async with AsyncOpenAI(base_url=endpoint, api_key=secret, max_retries=0) as client:
+            await client.chat.completions.create(model=ctx.model, messages=messages)
+        return vf.ProgramResult(exit_code=0, stdout="", stderr="")  # the interception recorded the call
+
+
+class DSGymEnvConfig(vf.EnvConfig):
+    """One seat, ``agent`` (``--env.agent.*``), playing on this machine: dsgym's sandbox is the container."""
+
+    agent: vf.AgentConfig = vf.AgentConfig(runtime=vf.SubprocessConfig())
+
+
+class DSGymVerifiersEnv(vf.Env[DSGymEnvConfig]):
+    """One dsgym episode per rollout; dsgym plays the user and grades the episode host-side."""
+
+    def __init__(self, config: DSGymEnvConfig):
+        super().__init__(config)
+        self.settings: DSGymTasksetConfig = self.taskset.config
+        self.pool: SandboxPool | None = None
+        self.executor: ThreadPoolExecutor | None = None
+
+    async def start(self) -> None:
+        self.executor = ThreadPoolExecutor(SANDBOX_THREADS, thread_name_prefix="dsgym-verifiers")
+        if self.settings.pool_size > 0:
+            self.pool = suite_pool(self.settings.suite, self.settings.pool_size, self.settings.env_options())
+
+    async def stop(self) -> None:
+        """Stop the warm sandboxes (each episode already freed its own)."""
         pool, self.pool = self.pool, None
         if pool is not None:
             pool.close()
-        self.executor.shutdown(wait=False)
+        if self.executor is not None:
+            self.executor.shutdown(wait=False)
+
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking sandbox call off the event loop, so other episodes go on meanwhile."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def run(self, task: DSGymTask, agents: vf.Agents) -> None:
+        session = ToolSession(task.data.suite, pool=self.pool, format_penalty=self.settings.format_penalty,
+                              interface="text", **self.settings.env_options())
+        outcome: dict[str, Any] | None = None
+        try:
+            try:
+                prompt = await self.blocking(session.start, task.data.task_id)
+            except SandboxError as exc:  # the infrastructure's failure, not the model's
+                raise vf.SandboxError(f"dsgym could not start a sandbox: {exc}") from exc
+            async with agents.agent.interaction(task) as interaction:
+                segment = await interaction.turn(prompt)
+                while not segment.terminated:  # a verifiers limit (turns, tokens, time) ends it too
+                    observation = await self.blocking(session.act_text, segment.last_reply)
+                    if session.done:
+                        break
+                    segment = await interaction.turn(observation)
+                outcome = await self.blocking(finish, session)
+                record(interaction.trace, outcome)
+        finally:
+            if outcome is None:  # an error or a cancellation: the sandbox is freed all the same, by a
+                # job on the executor that finishes even if this rollout is cancelled meanwhile
+                await asyncio.shield(self.blocking(finish, session))
 
 
 def finish(session: ToolSession) -> dict[str, Any]:
-    """End ``session``'s episode, close it, and return what the rubric and results need."""
+    """End ``session``'s episode (grading it if the model stopped early), close it, and return its outcome."""
     try:
         session.end()
         if not session.started:
-            return {"dsgym_reward": 0.0, "dsgym_score": None, "dsgym_termination": "not_started",
-                    "dsgym_excluded": None}
-        return {"dsgym_reward": session.reward, "dsgym_score": session.score,
-                "dsgym_termination": session.last_info.get("termination"), "dsgym_excluded": session.excluded}
+            return {"reward": 0.0, "score": None, "termination": "not_started", "excluded": None}
+        return {"reward": session.reward, "score": session.score,
+                "termination": session.last_info.get("termination"), "excluded": session.excluded}
     finally:
         session.close()
 
 
-def reply_text(messages: vf.Messages) -> str:
-    """The text of the model's last reply ('' when it had none, which dsgym answers with format help)."""
-    content = messages[-1].get("content") if messages else None
-    if isinstance(content, list):  # content parts
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return content if isinstance(content, str) else ""
+def record(trace: vf.Trace, outcome: dict[str, Any]) -> None:
+    """dsgym's grade on the trace: the only reward, the bare score as a metric, the rest as info."""
+    trace.record_reward("dsgym_reward", outcome["reward"])
+    if outcome["score"] is not None:
+        trace.record_metric("dsgym_score", outcome["score"])
+    trace.info["dsgym_termination"] = outcome["termination"]
+    trace.info["dsgym_excluded"] = outcome["excluded"]
 
 
-def load_environment(suite: str = "dsgym-tasks-lite", task_ids: list[str] | None = None, *, max_turns: int = DEFAULTS.max_turns,
-                     format_penalty: float = 0.0, pool_size: int = 2, system_prompt: str | None = None,
-                     **env_options: Any) -> vf.Environment:
-    """A ``verifiers`` environment over ``suite`` (or ``"<suite>/<task>"``), one dataset row per task.
+def load_environment(suite: str = "dsgym-tasks-lite", task_ids: list[str] | None = None, **settings: Any
+                     ) -> DSGymVerifiersEnv:
+    """The env ``vf-eval dsgym`` builds, from Python: ``settings`` are ``DSGymTasksetConfig``'s fields."""
+    return vf.load_environment(DSGymEnvConfig(taskset=DSGymTasksetConfig(id="dsgym", suite=suite, task_ids=task_ids,
+                                                                         **settings)))
 
-    ``max_turns`` is dsgym's turn limit (verifiers' own loop allows one more, so
-    the last reply is still played); ``pool_size`` warm sandboxes are kept started
-    (0: one is started per rollout).  Other options go to ``dsgym.env.DSGymEnv``
-    (``cell_timeout``, ``episode_budget``, ``sandbox``, ...).
-    """
-    found, ids = suite_tasks(suite, task_ids)
-    if pool_size < 0:
-        raise ValueError("pool_size must be >= 0")
-    options = {**env_options, "max_turns": max_turns}
-    ToolSession(found.name, format_penalty=format_penalty, interface="text", **options).close()  # bad options fail here
-    rows = Dataset.from_list([{"question": found.tasks[task_id].question, "answer": "",
-                               "info": {"task_id": task_id}} for task_id in ids])
-    rubric = vf.Rubric(funcs=[dsgym_reward], weights=[1.0])
-    rubric.add_metric(dsgym_score)
-    return DSGymVerifiersEnv(found.name, pool_size=pool_size, format_penalty=format_penalty,
-                             env_options=options, dataset=rows, eval_dataset=rows,
-                             system_prompt=system_prompt, rubric=rubric, max_turns=max_turns + 1)
+
+__all__ = ["DSGymChatHarness", "DSGymTaskset", "DSGymVerifiersEnv"]
