@@ -96,8 +96,8 @@ def _synthesize(run: Run) -> SynthResult:
     profiles = _timed(run, "profile", lambda: stages.profiles(run, datasets))
     candidates = _timed(run, "generate", lambda: stages.questions(run, datasets, profiles))
     decisions: dict[str, dict[str, Any]] = {}
-    tasks = stages.dedup(run, candidates, decisions, image_of)
-    rollouts = _timed(run, "rollout", lambda: stages.rollouts(run, tasks))
+    tasks = stages.dedup(run, candidates, decisions)
+    rollouts = _timed(run, "rollout", lambda: stages.rollouts(run, tasks, image_of))
     verdicts = _timed(run, "verify", lambda: stages.verify_rollouts(run, tasks, rollouts, image_of))
 
     t0 = time.monotonic()

@@ -16,20 +16,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dsgym import registry, runner
+from dsgym import runner
 from dsgym.agents.base import Agent
-from dsgym.episode import EpisodeRecord, episode_key, now_iso
+from dsgym.config import hard_deadline
+from dsgym.episode import EpisodeRecord, now_iso
 from dsgym.filter.probe import probe_key, probe_result, run_sample
 from dsgym.filter.state import digest
 from dsgym.llm import LLMError
-from dsgym.runlog import RunLog
 from dsgym.sandbox.images import image_tag
 from dsgym.synth import filters, generate, profile, verify
 from dsgym.synth.budget import BudgetExhausted
 from dsgym.synth.run import Run, Stop
 from dsgym.synth.settings import SynthError
 from dsgym.synth.sources import Dataset
-from dsgym.task import Suite, Task
+from dsgym.task import Task
 
 ROLLOUTS = "rollouts"
 
@@ -110,8 +110,7 @@ def questions(run: Run, datasets: list[Dataset], profiles: dict[str, dict[str, A
     return tasks
 
 
-def dedup(run: Run, tasks: list[Task], decisions: dict[str, dict[str, Any]],
-           image_of: dict[str, str]) -> list[Task]:
+def dedup(run: Run, tasks: list[Task], decisions: dict[str, dict[str, Any]]) -> list[Task]:
     started = time.monotonic()
     stats = run.stage("dedup")
     stats.input = len(tasks)
@@ -138,10 +137,6 @@ def dedup(run: Run, tasks: list[Task], decisions: dict[str, dict[str, Any]],
         stats.pending = len(kept) - run.s.max_tasks
         kept = kept[:run.s.max_tasks]
     stats.output = len(kept)
-    for image in sorted({image_of[t.metadata["dataset"]] for t in kept}):
-        suite_tasks = {t.id: t for t in kept if image_of[t.metadata["dataset"]] == image}
-        registry.add_suite(Suite(name=f"{run.name}-{image}", root=run.out, image=image, tasks=suite_tasks,
-                                 description="candidate tasks of a synthesis run"))
     stats.seconds = time.monotonic() - started
     return kept
 
@@ -170,7 +165,8 @@ def rollout_agent(run: Run) -> Callable[[], Agent]:
     return make_agent
 
 
-def rollouts(run: Run, tasks: list[Task]) -> dict[str, dict[int, dict[str, Any]]]:
+def rollouts(run: Run, tasks: list[Task], image_of: dict[str, str]) -> dict[str, dict[int, dict[str, Any]]]:
+    """Each task played ``--rollouts`` times; the jobs carry the candidate and its image (it is in no registry)."""
     stats = run.stage("rollout", "rollouts")
     k = run.s.rollouts
     folder = run.out / ROLLOUTS
@@ -183,8 +179,7 @@ def rollouts(run: Run, tasks: list[Task]) -> dict[str, dict[int, dict[str, Any]]
     except Exception as exc:  # noqa: BLE001 - a bad --agent or agent option
         raise SynthError(f"the rollout agent {run.s.agent!r} cannot be built: {exc}") from exc
     keys = {t.id: _rollout_key(run, t, agent_config, env_options) for t in tasks}
-    log = RunLog(folder / runner.EPISODES,
-                 key=lambda record: episode_key(record["suite"], record["task_id"], int(record.get("sample", 0))))
+    log = runner.episode_log(folder)
     contents = log.open()
     try:
         latest = log.latest(contents.records)
@@ -192,7 +187,7 @@ def rollouts(run: Run, tasks: list[Task]) -> dict[str, dict[int, dict[str, Any]]
         jobs = []
         for task in tasks:
             for sample in range(k):
-                job = runner.Job(task.suite, task.id, sample)
+                job = runner.Job(task.suite, task.id, sample, task=task, image=image_of[task.metadata["dataset"]])
                 record = latest.get(job.key)
                 if record is not None and record.get("synth_key") == keys[task.id] and _final(record):
                     by_task[task.id][sample] = record
@@ -227,7 +222,7 @@ def rollouts(run: Run, tasks: list[Task]) -> dict[str, dict[int, dict[str, Any]]
         if jobs and not run.stop.is_set():
             try:
                 runner.run(jobs, make_agent, concurrency=run.s.concurrency, env_options=env_options,
-                           on_result=on_result, episode_timeout=2 * run.s.episode_budget + 60, backend=run.ray)
+                           on_result=on_result, episode_timeout=hard_deadline(run.s.episode_budget), backend=run.ray)
             except Stop:
                 pass
     finally:

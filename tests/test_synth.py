@@ -83,6 +83,12 @@ def test_exactly_the_verified_majority_trajectories_are_kept(synth_run):
     assert claims and all(v["status"] == "not_reproduced" for v in claims)
 
 
+def test_rollouts_play_their_candidates_without_registering_them(synth_run):
+    played = {row["suite"] for row in rows(synth_run["root"] / "out" / "rollouts" / "episodes.jsonl")}
+    assert played == {"synth-out-default"}  # the candidates' suite name keys the rollouts, as before
+    assert not played & set(dsgym.registry.suites())
+
+
 def test_stage_counts_add_up(synth_run):
     stages = synth_run["first"].stages
     assert stages["profile"].output == 2
