@@ -15,7 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-from openenv.core.generic_client import GenericEnvClient
+
+from tests.support.integrations import require
+
+require("openenv")  # runs in .venv-openenv (tests/test_integrations.py)
+
+from openenv.core.generic_client import GenericEnvClient  # noqa: E402
 
 import dsgym
 from dsgym.rl.openenv_client import DSGymAction, DSGymClient

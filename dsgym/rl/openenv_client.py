@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlparse
 
 from openenv.core.client_types import StepResult
 from openenv.core.env_client import EnvClient
-from websockets.asyncio.client import connect as ws_connect
 
-from dsgym.http_guard import is_loopback
 from dsgym.rl.openenv_server import TOKEN_ENV, DSGymAction, DSGymObservation, DSGymState
 
 
@@ -29,26 +26,24 @@ class DSGymClient(EnvClient[DSGymAction, DSGymObservation, DSGymState]):
     """An OpenEnv client that sends the server's bearer token (``token``, else ``$DSGYM_SERVE_TOKEN``).
 
     ``dsgym serve`` prints the token it made at start; ``token=""`` is for a server
-    started with ``--no-token``.  A refused handshake names the likely cause.
+    started with ``--no-token``.  A refused handshake without a token says so.
     """
 
     def __init__(self, base_url: str, token: str | None = None, **options: Any):
-        super().__init__(base_url, **options)
         self._token = token if token is not None else os.environ.get(TOKEN_ENV)
+        headers = dict(options.pop("headers", None) or {})
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        super().__init__(base_url, headers=headers or None, **options)
 
-    async def connect(self) -> DSGymClient:
-        if self._ws is not None:
-            return self
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
+    async def _connect_async(self) -> DSGymClient:
         try:
-            self._ws = await ws_connect(self._ws_url, open_timeout=self._connect_timeout,
-                                        max_size=self._max_message_size, additional_headers=headers,
-                                        proxy=None if is_loopback(urlparse(self._ws_url).hostname or "") else True)
-        except Exception as exc:
-            hint = "" if self._token else (f" (no token given: pass token=... or set {TOKEN_ENV} to the token "
-                                           "dsgym serve printed)")
-            raise ConnectionError(f"cannot connect to {self._ws_url}: {exc}{hint}") from exc
-        return self
+            return await super()._connect_async()
+        except ConnectionError as exc:
+            if self._token:
+                raise
+            raise ConnectionError(f"{exc} (no token given: pass token=... or set {TOKEN_ENV} to the token "
+                                  "dsgym serve printed)") from exc
 
     def _step_payload(self, action: DSGymAction) -> dict[str, Any]:
         return action.model_dump(exclude_none=True, exclude={"metadata"})

@@ -19,7 +19,12 @@ import json
 import threading
 
 import pytest
-from websockets.asyncio.client import connect as ws_connect
+
+from tests.support.integrations import require
+
+require("openenv")  # runs in .venv-openenv (tests/test_integrations.py)
+
+from websockets.asyncio.client import connect as ws_connect  # noqa: E402
 from websockets.exceptions import InvalidStatus
 
 from dsgym.rl.openenv_client import DSGymAction
