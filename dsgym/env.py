@@ -389,8 +389,9 @@ def _variant_option(variant: Any) -> int | str | None:
 def _variant_meaning(task: Task) -> dict[str, str]:
     if task.kind != "prediction":
         return {"gold": "the reference solution's answer on the variant's data"}
-    return {"labels": "regenerated from the re-drawn split",
-            "standing": "the metric on the re-drawn split placed on the original split's baseline leaderboard"}
+    return {"labels": "the hidden labels of the re-drawn split",
+            "standing": "on the original split's baselines, each moved by the reference solution's change in "
+                        "the metric between the original split and this one (docs/variants.md)"}
 
 
 def _action_text(action: Action) -> str:

@@ -10,8 +10,9 @@ result, and returns the task with that data and that gold.  A rejected seed is r
 by the next one of a fixed sequence (``attempt_seed``); everything is cached by content
 (task digest, family and params, seed, image id), so a cached variant costs a digest and
 a JSON read.  Prediction tasks re-draw their train/test split; their hidden labels are
-regenerated on the host from the full labelled data, no replay is needed.  See
-docs/variants.md.
+regenerated on the host from the full labelled data, and the reference solution is
+replayed on both splits to move the original leaderboard's baselines by its change in
+the metric (``_place_on_board``).  See docs/variants.md.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import numpy as np
 from dsgym.filter import anndata_script
 from dsgym.filter.checks import render_answer, same_answer
 from dsgym.filter.perturb import DELIMITED, NotPerturbable, file_kind, file_seed, perturb_file
+from dsgym.sandbox.base import SandboxError
 from dsgym.task import Task, VariantSpec
 
 VARIANT_VERSION = 1  # part of every cache key: bump when a family's output changes
@@ -69,6 +71,7 @@ class Build:
     image: str
     notes: dict[str, str] = field(default_factory=dict)
     labels: Path | None = None  # prediction variants: the regenerated hidden labels (host side)
+    reference: dict[str, float] | None = None  # prediction variants: the reference solution's metric, both splits
 
 
 @dataclass(frozen=True)
@@ -340,7 +343,8 @@ def _redraw(b: Build) -> None:
     if not targets or idc not in train_h or idc not in test_h:
         raise NotPerturbable("train.csv has no target column beyond test.csv's, or no id column")
     # the full labelled table in train.csv's layout: test rows get their targets back from the hidden labels
-    encode = _label_encoding(targets, spec.target_columns)
+    encode = _label_encoding(targets, spec.target_columns,
+                             {t: {row[train_h.index(t)] for row in train_rows} for t in targets})
     labels = {row[label_h.index(idc)]: row for row in label_rows}
     full = [list(row) for row in train_rows]
     for row in test_rows:
@@ -403,12 +407,17 @@ class _Encoding:
         return [values[c] for c in label_h]
 
 
-def _label_encoding(targets: list[str], label_columns: list[str]) -> _Encoding:
+def _label_encoding(targets: list[str], label_columns: list[str], values: dict[str, set[str]]) -> _Encoding:
+    """Train targets kept as they are, or one-hot in the labels (one column per class, named by the class as
+    train.csv writes it, or ``<target>_<class>``)."""
     onehot: dict[str, list[tuple[str, str]]] = {}
     for t in targets:
         if t in label_columns:
             continue
-        columns = [(c, c[len(t) + 1:]) for c in label_columns if c.startswith(t + "_")]
+        if values[t] <= set(label_columns):
+            columns = [(c, c) for c in label_columns]
+        else:
+            columns = [(c, c[len(t) + 1:]) for c in label_columns if c.startswith(t + "_")]
         if not columns:
             raise NotPerturbable(f"train target {t} is not among the hidden label columns")
         onehot[t] = columns
@@ -449,6 +458,93 @@ def _sample(src: Path, dst: Path, idc: str, ids: list[str]) -> None:
     _write_table(dst, header, [[i if c == idc else first[c] for c in header] for i in ids], delim, newline)
 
 
+BOARD = "leaderboard.json"
+RUN_SOLUTION = """
+def __dsgym_reference(code, path):
+    import os
+    exec(compile(code, 'reference_solution', 'exec'), {'__name__': '__main__'})
+    return path if os.path.isfile(path) else None
+"""
+
+
+def _place_on_board(task: Task, build: Build, tmp: Path, folder: Path) -> str | None:
+    """A prediction variant's leaderboard: the original's baselines, each moved by what the reference solution
+    gained or lost between the original split and the variant's (both runs in the suite's image).
+
+    The baselines were fitted once, on the original split (tasks/dspredict-lite/build.py), and are
+    too costly to refit per variant; moving them with the reference keeps a score's meaning: a
+    submission that does as well as the reference on the variant stands where the reference
+    stands on the original board.  Writes ``leaderboard.json`` into ``tmp``; a failed reference
+    run rejects the seed (the reason).
+    """
+    spec = task.prediction
+    assert spec is not None and build.labels is not None
+    if spec.leaderboard_file is None:
+        return None  # no board: a valid submission scores 1.0, as for the original
+    original = _reference_metric(task, task.data_paths(), Path(spec.labels_file), build.image,
+                                 cache_root() / task.suite / task.id / f"reference-{_digest(task_digest(task))}.json")
+    if isinstance(original, str):
+        raise VariantError(f"task {task.env_id}: the reference solution fails on the original split: {original}")
+    moved = _reference_metric(task, {rel: build.out / rel for rel in task.data_files}, build.labels, build.image)
+    if isinstance(moved, str):
+        return moved
+    key = spec.leaderboard_key or task.id
+    stats_all = json.loads(Path(spec.leaderboard_file).read_text())
+    if key not in stats_all:
+        raise VariantError(f"task {task.env_id}: leaderboard {spec.leaderboard_file} has no entry {key!r}")
+    shift = moved - original
+    board = dict(stats_all[key])
+    for name in ("public_scores", "private_scores"):
+        board[name] = [value + shift for value in board.get(name, [])]
+    for name in ("public_mean", "public_median", "private_mean", "private_median"):
+        if board.get(name.split("_")[0] + "_scores") and isinstance(board.get(name), (int, float)):
+            board[name] += shift
+    if isinstance(board.get("entries"), list):
+        board["entries"] = [{**e, "score": e["score"] + shift} if isinstance(e, dict) and "score" in e else e
+                            for e in board["entries"]]
+    board["variant_note"] = (f"the original split's baselines moved by {shift:+.6g}, the reference solution's "
+                             f"change in {task.metric} ({original:.6g} on the original split, {moved:.6g} here)")
+    (tmp / BOARD).write_text(json.dumps({key: board}, indent=1))
+    build.reference = {"original": original, "variant": moved}
+    return None
+
+
+def _reference_metric(task: Task, files: dict[str, Path], labels: Path, image: str,
+                      cache: Path | None = None) -> float | str:
+    """The metric of the reference solution's submission against ``labels`` (or why there is none)."""
+    if cache is not None and cache.is_file():
+        return json.loads(cache.read_text())["metric_value"]
+    spec = task.prediction
+    assert spec is not None
+    if not task.solution:
+        return "the task has no reference solution to replay"
+    from dsgym.grading import grade
+
+    stats["replays"] += 1
+    target = f"/workspace/{spec.submission_file}"
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "submission"
+        try:
+            value, copied = _runner(image).script(RUN_SOLUTION, f"__dsgym_reference({task.solution!r}, {target!r})",
+                                                  files, fetch=lambda path: {path: copy} if path else {})
+        except RuntimeError as exc:
+            return f"the reference solution failed: {exc}"[:500]
+        except SandboxError as exc:
+            raise VariantError(f"task {task.env_id}: the sandbox failed while replaying: {exc}") from exc
+        if value is None or copied.get(value) is None:
+            return f"the reference solution wrote no {spec.submission_file}"
+        unboarded = task.model_copy(update={"prediction": spec.model_copy(
+            update={"labels_file": labels, "leaderboard_file": None})})
+        score = grade(unboarded, submission=copy)
+    if not score.breakdown.get("valid") or not math.isfinite(float(score.breakdown.get("metric_value", "nan"))):
+        return f"the reference submission is not valid: {score.breakdown.get('reason', score.breakdown)}"[:500]
+    metric = float(score.breakdown["metric_value"])
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"metric_value": metric}))
+    return metric
+
+
 # ----- building, replaying, checking, caching --------------------------------------------------
 
 
@@ -485,7 +581,7 @@ def variant_task(task: Task, seed: int, *, image: str | None = None) -> Task:
     tag = image or _suite_image(task)
     assert task.variant is not None
     key = _digest({"task": task_digest(task), "family": task.variant.family, "params": task.variant.params,
-                   "seed": seed, "image": _image_id(tag) if task.kind == "answer" else None,
+                   "seed": seed, "image": _image_id(tag),
                    "version": VARIANT_VERSION})
     folder = cache_root() / task.suite / task.id / key
     with _lock(key):
@@ -512,6 +608,8 @@ def _make(task: Task, seed: int, image: str, folder: Path) -> dict[str, Any]:
             gold = None
             if problem is None and task.kind == "answer":
                 gold, problem = _replay(task, build)
+            elif problem is None:
+                problem = _place_on_board(task, build, tmp, folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -521,7 +619,7 @@ def _make(task: Task, seed: int, image: str, folder: Path) -> dict[str, Any]:
             continue
         record = {"seed": seed, "used_seed": used, "family": task.variant.family, "params": task.variant.params,
                   "answer": gold, "notes": build.notes, "rejected": rejected,
-                  "labels": "labels.csv" if build.labels else None}
+                  "labels": "labels.csv" if build.labels else None, "reference": build.reference}
         (tmp / "variant.json").write_text(json.dumps(record, indent=1, sort_keys=True))
         _install(tmp, folder)
         return record
@@ -628,7 +726,9 @@ def _as_task(task: Task, record: dict[str, Any], folder: Path) -> Task:
     if task.kind == "answer":
         update["answer"] = record["answer"]
     elif record.get("labels") and task.prediction is not None:
-        update["prediction"] = task.prediction.model_copy(update={"labels_file": folder / record["labels"]})
+        update["prediction"] = task.prediction.model_copy(update={
+            "labels_file": folder / record["labels"], "leaderboard_file": folder / BOARD,
+            "leaderboard_key": task.prediction.leaderboard_key or task.id})
     return task.model_copy(update=update)
 
 
@@ -715,11 +815,17 @@ def _image_id(tag: str) -> str:
     return _image_ids[tag]
 
 
+_factories: dict[str, Callable[[], Any]] = {}
+
+
 def _runner(image: str):
+    """A runner of fresh sandboxes of ``image`` (the sandbox kind of ``$DSGYM_SANDBOX``, else Docker)."""
     from dsgym.filter.execution import SandboxRunner
     from dsgym.sandbox.spec import SandboxSpec
 
-    return SandboxRunner(SandboxSpec(None, image).factory(), REPLAY_TIMEOUT)
+    if image not in _factories:
+        _factories[image] = SandboxSpec(None, image).factory()
+    return SandboxRunner(_factories[image], REPLAY_TIMEOUT)
 
 
 def declared(spec: VariantSpec | None) -> str:
