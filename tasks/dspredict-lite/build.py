@@ -1429,6 +1429,23 @@ def leaderboard_entry(task: Task, results: list[tuple[str, float]]) -> dict[str,
             "total_submissions": len(scores), "entries": [{"name": n, "score": s} for n, s in ranked]}
 
 
+# seeded variants (dsgym.variants, docs/variants.md): the suite re-draws every split unless a task says otherwise
+SUITE_VARIANT = {"family": "split-redraw", "params": {}}
+FORECAST = ("a forecasting task: the question names the held-out period (the last months of the series), so any "
+            "other split asks a different question")
+VARIANTS: dict[str, dict[str, Any]] = {
+    **{name: {"family": "split-redraw", "params": {"stratify": "target"}} for name in (
+        "breast-cancer-diagnosis", "wine-cultivar", "digit-images", "drug-approval-decade", "penguin-sex",
+        "party-identification")},
+    **{name: {"family": "split-redraw", "params": {"stratify": "quantiles"}} for name in (
+        "diabetes-progression", "freesolv-hydration", "penguin-body-mass")},
+    "co2-monthly-forecast": {"family": "none", "reason": FORECAST},
+    "us-macro-forecast": {"family": "none", "reason": FORECAST},
+    "pbmc-cell-types": {"family": "none", "reason": "train and test are AnnData files; a re-drawn split would have "
+                                                    "to be written inside the image (not built yet)"},
+}
+
+
 def manifest_task(task: Task, board: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": task.id, "kind": "prediction", "question": question(task), "context": description(task),
@@ -1441,6 +1458,7 @@ def manifest_task(task: Task, board: dict[str, Any]) -> dict[str, Any]:
         "metadata": {"category": task.category, "source": task.source, "split": task.split,
                      "n_train": task.n_train, "n_test": task.n_test,
                      "leaderboard_entries": board["total_submissions"]},
+        **({"variant": VARIANTS[task.id]} if task.id in VARIANTS else {}),
     }
 
 
@@ -1569,7 +1587,7 @@ def main() -> None:
                             "and time-series forecasting. Test labels are hidden host-side; each task has an "
                             "offline leaderboard of 30-60 real baselines, so a submission's percentile means "
                             "something, and a reference solution."),
-            "sources": sources,
+            "sources": sources, "variant": SUITE_VARIANT,
             "tasks": [manifest_task(t, boards[t.id]) for t in all_tasks],
         }
         dump_json(manifest, manifest_path)
