@@ -21,6 +21,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dsgym.config import DEFAULTS
+
 
 def synth_command(
     sources: list[str] = typer.Argument(..., help="Data folders, data files (csv, tsv, txt, parquet, h5ad, "
@@ -39,7 +41,8 @@ def synth_command(
     temperature: float = typer.Option(0.7, help="Sampling temperature of the rollouts."),
     generate_temperature: float = typer.Option(0.7, help="Sampling temperature of question generation."),
     max_turns: int = typer.Option(10, help="Turns per rollout."),
-    cell_timeout: float = typer.Option(120.0, help="Seconds one code cell may run (rollouts and re-runs)."),
+    cell_timeout: float = typer.Option(DEFAULTS.cell_timeout,
+                                       help="Seconds one code cell may run (rollouts and re-runs)."),
     agreement: float = typer.Option(0.5, help="A consensus needs more than this share of the rollouts."),
     probe: bool = typer.Option(True, "--probe/--no-probe", help="Drop questions the model answers without data."),
     probe_samples: int = typer.Option(3, help="Blind answers per question."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dsgym.config import DEFAULTS
 from dsgym.synth import export
 
 
@@ -27,7 +28,7 @@ class SynthSettings:
     rollouts: int = 3
     rollout_temperature: float = 0.7
     max_turns: int = 10
-    cell_timeout: float = 120.0
+    cell_timeout: float = DEFAULTS.cell_timeout
     episode_budget: float = 900.0
     agreement: float = 0.5
     probe: bool = True
