@@ -1436,13 +1436,11 @@ FORECAST = ("a forecasting task: the question names the held-out period (the las
 VARIANTS: dict[str, dict[str, Any]] = {
     **{name: {"family": "split-redraw", "params": {"stratify": "target"}} for name in (
         "breast-cancer-diagnosis", "wine-cultivar", "digit-images", "drug-approval-decade", "penguin-sex",
-        "party-identification")},
+        "party-identification", "pbmc-cell-types")},
     **{name: {"family": "split-redraw", "params": {"stratify": "quantiles"}} for name in (
         "diabetes-progression", "freesolv-hydration", "penguin-body-mass")},
     "co2-monthly-forecast": {"family": "none", "reason": FORECAST},
     "us-macro-forecast": {"family": "none", "reason": FORECAST},
-    "pbmc-cell-types": {"family": "none", "reason": "train and test are AnnData files; a re-drawn split would have "
-                                                    "to be written inside the image (not built yet)"},
 }
 
 

@@ -335,6 +335,9 @@ def _redraw(b: Build) -> None:
     assert spec is not None and spec.labels_file is not None
     folder = _split_folder(task)
     src = task.data_root / folder
+    if (src / "train.h5ad").is_file():
+        _redraw_anndata(b, folder, src)
+        return
     train_h, train_rows, delim, newline = _table(src / "train.csv", "train.csv")
     test_h, test_rows, _, _ = _table(src / "test.csv", "test.csv")
     label_h, label_rows, _, _ = _table(Path(spec.labels_file), "labels.csv")
@@ -379,9 +382,45 @@ def _redraw(b: Build) -> None:
 
 
 def _split_folder(task: Task) -> str:
-    if len(task.data_files) != 1 or not (task.data_root / task.data_files[0] / "train.csv").is_file():
-        raise NotPerturbable("split-redraw needs one data folder holding train.csv and test.csv")
+    folder = task.data_root / task.data_files[0] if len(task.data_files) == 1 else None
+    if folder is None or not any((folder / f"train.{ext}").is_file() for ext in ("csv", "h5ad")):
+        raise NotPerturbable("split-redraw needs one data folder holding train and test (.csv or .h5ad)")
     return task.data_files[0]
+
+
+def _redraw_anndata(b: Build, folder: str, src: Path) -> None:
+    """``train.h5ad``/``test.h5ad`` re-drawn inside the suite's image (``anndata_split``); labels back on the host."""
+    from dsgym.variants import anndata_split
+
+    spec = b.task.prediction
+    assert spec is not None and spec.labels_file is not None and len(spec.target_columns) == 1
+    target, idc = spec.target_columns[0], spec.id_column
+    label_h, label_rows, _, _ = _table(Path(spec.labels_file), "labels.csv")
+    hidden = {row[label_h.index(idc)]: row[label_h.index(target)] for row in label_rows}
+    out = b.out / folder
+    out.mkdir(parents=True, exist_ok=True)
+    seed = file_seed(b.seed, "split-redraw", folder)
+    call = f"redraw({'/data/' + folder!r}, {target!r}, {hidden!r}, {seed}, '/workspace/variant')"
+    try:
+        value, copied = _runner(b.image).script(
+            Path(anndata_split.__file__).read_text(), call, {folder: src},
+            fetch=lambda v: {path: out / name for name, path in v["paths"].items()})
+    except RuntimeError as exc:
+        raise NotPerturbable(f"the AnnData split could not be re-drawn: {exc}") from None
+    except SandboxError as exc:
+        raise VariantError(f"task {b.task.env_id}: the sandbox failed while re-drawing the split: {exc}") from exc
+    if any(size is None for size in copied.values()):
+        raise NotPerturbable("the re-drawn AnnData files were not written")
+    stats["anndata_builds"] += 1
+    b.labels = b.out.parent / "labels.csv"
+    _write_table(b.labels, [idc, target], [[i, label] for i, label in zip(value["ids"], value["labels"])],
+                 ",", "\n")
+    if spec.sample_submission:
+        _sample(b.task.data_root / spec.sample_submission, b.out / spec.sample_submission, idc, value["ids"])
+    for path in sorted(src.iterdir()):
+        if path.name not in {"train.h5ad", "test.h5ad", Path(spec.sample_submission or "").name}:
+            _place(path, out / path.name)
+    b.notes[folder] = f"split re-drawn in the image: {value['train']} train / {len(value['ids'])} test cells"
 
 
 @dataclass
