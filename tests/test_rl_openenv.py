@@ -188,3 +188,34 @@ def test_serve_refuses_a_public_address_without_a_token():
     result = subprocess.run([sys.executable, "-m", "dsgym.cli", "serve", SUITE, "--host", "0.0.0.0", "--no-token"],
                             capture_output=True, text=True, env={**os.environ, "DSGYM_SERVE_TOKEN": ""})
     assert result.returncode == 2 and "without a token" in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_ends_dsgym_serve_and_removes_its_sandboxes(docker_image, sig):
+    """uvicorn shuts down on SIGTERM by itself and swallows the interrupt; the exit code still says why."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "dsgym.cli", "serve", SUITE, "--port", str(port),
+                             "--pool-size", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def serving() -> bool:  # the server answers and its warm pool holds a sandbox
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+        except (urllib.error.URLError, ConnectionError):
+            return False
+        return bool(owned_containers(proc.pid))
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not serving() and proc.poll() is None:
+        time.sleep(0.1)
+    assert serving(), "the server did not come up with a warm sandbox: nothing proved"
+    proc.send_signal(sig)
+    deadline = time.monotonic() + 5
+    while owned_containers(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = owned_containers(proc.pid)
+    for container in left:  # do not leak them into later tests
+        container.remove(force=True)
+    _, stderr = proc.communicate(timeout=30)
+    assert left == [], f"{len(left)} sandbox(es) left 5 s after {sig.name}\n{stderr}"
+    assert proc.returncode == 128 + sig, stderr
+    assert f"stopped by {sig.name}" in stderr, stderr
