@@ -11,6 +11,7 @@ from typing import Any
 
 import gymnasium
 
+from dsgym.plugins import VERIFIERS_NAMES, verifiers_v1
 from dsgym.registry import (UnknownEnvError, add_suite, get_suite, get_task, install_lazy_registry,
                             register_official, register_suite, resolve, suites)
 
@@ -44,22 +45,8 @@ def fetch(*suites: str, source: str | None = None, dest: str | None = None, prog
     return fetch_suites(*suites, source=source, dest=dest, progress=progress)
 
 
-# verifiers 0.4 resolves the taskset id ``dsgym`` to the Taskset, Env and Harness subclasses
-# this package exports; they are imported only when asked for (they need dsgym[verifiers]).
-VERIFIERS_NAMES = ("DSGymTaskset", "DSGymVerifiersEnv", "DSGymChatHarness")
-
-
-def verifiers_v1() -> bool:
-    """Whether verifiers 0.4 or later is installed (0.3 ships an earlier ``verifiers.v1`` that dsgym does not support)."""
-    try:
-        major, minor = (int(part) for part in version("verifiers").split(".")[:2])
-    except (PackageNotFoundError, ValueError):
-        return False
-    return (major, minor) >= (0, 4)
-
-
 def __getattr__(name: str) -> Any:
-    """The verifiers plugin classes, imported on first use (``vf-eval dsgym``)."""
+    """verifiers' plugin classes (``vf-eval dsgym``; see dsgym.plugins), imported on first use."""
     if name in VERIFIERS_NAMES:
         from dsgym.rl import verifiers_env
 

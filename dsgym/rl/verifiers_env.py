@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from dsgym import verifiers_v1
+from dsgym.plugins import verifiers_v1
 
 if not verifiers_v1():
     raise ImportError("dsgym's verifiers integration needs verifiers 0.4 or later (its verifiers.v1 API): "
