@@ -43,6 +43,8 @@ SCHEMA_VERSION = "1.4"  # Harbor's task.toml schema this writes
 VERIFIER_TIMEOUT = 300.0
 # dsgym's grading code, copied into tests/dsgym/ (standard library, numpy and pandas only)
 GRADING_MODULES = ("grading.py", "scoring", "predict")
+# what the dsgym kernel launcher does at start (sandboxes/kernel_launcher.py): warm caches into /tmp
+SEED_CACHES = "\"import sys; sys.path.insert(0, '/opt/dsgym'); import kernel_launcher; kernel_launcher.seed_caches()\""
 UNGRADABLE_METRICS = {"llm_judge": "needs a judge model, and the verifier has no network",
                       "pending": "has no reference answer yet"}
 
@@ -145,9 +147,8 @@ def dockerfile(task: Task, image: str) -> str:
         f"COPY data/ {DATA_DIR}/",
         f"RUN chown -R root:root {DATA_DIR} && chmod -R a+rX,go-w {DATA_DIR}",
         "USER 1000:1000",
-        "# what the dsgym kernel launcher does at start: the image's warm numba/matplotlib caches in /tmp",
-        f'RUN {PYTHON} -c "import sys; sys.path.insert(0, \'/opt/dsgym\'); '
-        f'import kernel_launcher; kernel_launcher.seed_caches()"',
+        "# the image's warm numba and matplotlib caches into /tmp, as the dsgym kernel launcher does at start",
+        f"RUN {PYTHON} -c {SEED_CACHES}",
         f"WORKDIR {WORKDIR}",
         "",
     ])
