@@ -110,6 +110,14 @@ class ExecutionResult:
             self.displays_chars += min(len(text), room)
 
 
+@dataclass
+class PendingCell:
+    """A cell sent to a sandbox's kernel whose reply is not collected yet (``Sandbox.execute_begin``)."""
+
+    sandbox: Sandbox
+    state: object
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one sandbox.  Memory strings use Docker's units (``512m``, ``2g``)."""
@@ -131,6 +139,7 @@ class Sandbox(ABC):
     data_dir: str
     workdir: str
     isolated: bool
+    enforced: dict[str, str] | None = None  # which limits hold and how, where the kind says (run records)
 
     @abstractmethod
     def start(self, timeout: float = 60.0) -> None: ...
@@ -142,6 +151,16 @@ class Sandbox(ABC):
     @abstractmethod
     def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
         """Run one cell.  ``on_image`` receives each PNG as it arrives (none are kept in the result)."""
+
+    def execute_begin(self, code: str, timeout: float, on_image: ImageSink | None = None) -> PendingCell:
+        """Send one cell and return at once, so that several sandboxes' cells run together (a vector env's
+        step); ``execute_end`` collects its result.  By default the cell runs in ``execute_end``, serially."""
+        return PendingCell(self, (code, timeout, on_image))
+
+    def execute_end(self, pending: PendingCell) -> ExecutionResult:
+        """The result of a cell ``execute_begin`` sent (its time limit counts from when it was sent)."""
+        code, timeout, on_image = pending.state
+        return self.execute(code, timeout, on_image)
 
     @abstractmethod
     def freeze(self) -> None:

@@ -45,8 +45,8 @@ import docker.errors
 import docker.types
 
 from dsgym.sandbox import cpu
-from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Limits, Sandbox, SandboxBroken, SandboxError,
-                                stage_files)
+from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Limits, PendingCell, Sandbox, SandboxBroken,
+                                SandboxError, stage_files)
 from dsgym.sandbox.images import default_image
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
 from dsgym.sandbox.transfer import copy_file, open_root
@@ -267,20 +267,31 @@ class DockerSandbox(Sandbox):
         stage_files(files, self.root / "data", link=True)
 
     def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
+        return self.execute_end(self.execute_begin(code, timeout, on_image))
+
+    def execute_begin(self, code: str, timeout: float, on_image: ImageSink | None = None) -> PendingCell:
         if self.kernel is None:
             raise SandboxError("the sandbox is not started")
         if self._frozen:
             raise SandboxError("the sandbox is frozen (its files were being copied out); it can only be closed")
         before = cpu.sample(self.pid)
         try:
-            result = self.kernel.execute(code, timeout, on_image=on_image)
-            result.cpu = cpu.between(before, cpu.sample(self.pid), self.limits.cpus)
-            return result
+            return PendingCell(self, (self.kernel.send(code, timeout, on_image=on_image), before))
         except SandboxError as exc:
-            cause = self._broken_from_inside()
-            if cause is not None:
-                raise SandboxBroken(f"{cause} ({exc})") from exc
-            raise
+            raise self._blame(exc) from exc
+
+    def execute_end(self, pending: PendingCell) -> ExecutionResult:
+        cell, before = pending.state
+        try:
+            result = self.kernel.collect(cell)
+        except SandboxError as exc:
+            raise self._blame(exc) from exc
+        result.cpu = cpu.between(before, cpu.sample(self.pid), self.limits.cpus)
+        return result
+
+    def _blame(self, exc: SandboxError) -> SandboxError:
+        cause = self._broken_from_inside()
+        return SandboxBroken(f"{cause} ({exc})") if cause is not None else exc
 
     def _broken_from_inside(self) -> str | None:
         """Why the sandbox failed, if what ran in it is to blame; None if the failure came from outside.

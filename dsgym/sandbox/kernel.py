@@ -35,6 +35,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 
@@ -79,6 +80,20 @@ def open_folder(path: Path) -> int:
             os.close(fd)
         fd = inner
     return fd
+
+
+@dataclass
+class SentCell:
+    """A cell sent to the kernel, and what ``KernelSession.collect`` needs to wait for its end."""
+
+    client: BlockingKernelClient
+    msg_id: str
+    result: ExecutionResult
+    start: float
+    deadline: float
+    output_cap: int
+    on_image: ImageSink | None
+    ignored_before: int
 
 
 MAX_PINS_PARENT = 70  # + "/dsgym-k-XXXXXXXX/<ip name>-<port>" stays under the 107-byte unix socket path limit
@@ -315,14 +330,24 @@ class KernelSession:
         Text output is capped at ``output_cap`` characters per stream (displays together);
         each PNG goes to ``on_image`` as it arrives, else up to ``KEPT_IMAGES`` are kept.
         """
+        return self.collect(self.send(code, timeout, output_cap, on_image))
+
+    def send(self, code: str, timeout: float, output_cap: int = 1_000_000,
+             on_image: ImageSink | None = None) -> SentCell:
+        """Send one cell to the kernel and return at once; ``collect`` waits for its end.  Its time
+        limit counts from now, so cells sent to several kernels one after another run together."""
         if self.client is None:
             raise SandboxError("the kernel is not started")
         client = self.client
         result = ExecutionResult(stdout=CappedText(output_cap), stderr=CappedText(output_cap))
-        ignored_before = self.ignored
         start = time.monotonic()
         msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
-        deadline = start + timeout
+        return SentCell(client, msg_id, result, start, start + timeout, output_cap, on_image, self.ignored)
+
+    def collect(self, cell: SentCell) -> ExecutionResult:
+        """Wait for the end of a cell ``send`` sent: its output, within its time limit."""
+        client, msg_id, result, start, deadline = cell.client, cell.msg_id, cell.result, cell.start, cell.deadline
+        output_cap, on_image, ignored_before = cell.output_cap, cell.on_image, cell.ignored_before
         interrupted_at: float | None = None
         last_check = start
         while True:

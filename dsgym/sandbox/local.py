@@ -20,8 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Sandbox, SandboxBroken, SandboxError,
-                                stage_files)
+from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, PendingCell, Sandbox, SandboxBroken,
+                                SandboxError, stage_files)
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
 from dsgym.sandbox.transfer import copy_file, open_root
 
@@ -69,16 +69,28 @@ class LocalSandbox(Sandbox):
         stage_files(files, Path(self.data_dir), link=False)
 
     def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
+        return self.execute_end(self.execute_begin(code, timeout, on_image))
+
+    def execute_begin(self, code: str, timeout: float, on_image: ImageSink | None = None) -> PendingCell:
         if self.kernel is None:
             raise SandboxError("the sandbox is not started")
         try:
-            return self.kernel.execute(code, timeout, on_image=on_image)
+            return PendingCell(self, self.kernel.send(code, timeout, on_image=on_image))
         except SandboxError as exc:
-            # Nothing but this process and the sandbox's own code touch the launcher: if it is gone
-            # or its kernel no longer answers, the code that ran in it did that.
-            status = self.proc.poll() if self.proc is not None else None
-            how = f"its kernel launcher exited ({status})" if status is not None else "its kernel stopped answering"
-            raise SandboxBroken(f"the sandbox's own processes broke it: {how} ({exc})") from exc
+            raise self._blame(exc) from exc
+
+    def execute_end(self, pending: PendingCell) -> ExecutionResult:
+        try:
+            return self.kernel.collect(pending.state)
+        except SandboxError as exc:
+            raise self._blame(exc) from exc
+
+    def _blame(self, exc: SandboxError) -> SandboxBroken:
+        # Nothing but this process and the sandbox's own code touch the launcher: if it is gone
+        # or its kernel no longer answers, the code that ran in it did that.
+        status = self.proc.poll() if self.proc is not None else None
+        how = f"its kernel launcher exited ({status})" if status is not None else "its kernel stopped answering"
+        return SandboxBroken(f"the sandbox's own processes broke it: {how} ({exc})")
 
     def freeze(self) -> None:
         """Stop the launcher's process group (a process that left the group keeps running: not isolated)."""

@@ -22,6 +22,7 @@ DEFAULT_KIND = "docker"
 _KINDS: dict[str, Builder | str] = {
     "docker": "dsgym.sandbox.docker:build",
     "local": "dsgym.sandbox.local:build",
+    "bwrap": "dsgym.sandbox.bwrap:build",
 }
 
 
