@@ -14,6 +14,7 @@ command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)  # the bwrap sandbox kind
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the viewer tests drive a headless browser
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)  # the integration tests run in a network namespace
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing ${need_apt[*]}"
