@@ -166,3 +166,23 @@ def test_rollouts_release_their_sandboxes_also_when_cancelled(docker_image, monk
 
     asyncio.run(run())
     assert not owned_containers()
+
+
+@pytest.mark.docker
+def test_a_sandbox_that_cannot_start_is_the_episodes_error_not_a_zero_reward(docker_image, monkeypatch):
+    monkeypatch.setenv("FAKE_OPENAI_KEY", "test")
+    env = load_environment(SUITE, task_ids=[WRONG], pool_size=0, options={"image": "dsgym-no-such-image:0"})
+
+    async def run() -> vf.Episode:
+        async with env.serving():
+            with FakeOpenAI("<answer>1</answer>") as fake:
+                context = vf.ModelContext(model="fake-model", client=vf.EvalClientConfig(
+                    base_url=fake.base_url, api_key_var="FAKE_OPENAI_KEY"))
+                episode = await env.run_episode(next(iter(env.taskset)), context)
+                assert not fake.requests  # the model is never asked
+                return episode
+
+    episode = asyncio.run(run())
+    assert not episode.ok and not episode.traces  # no rollout, so no reward to learn from
+    [error] = episode.errors
+    assert error.type == "SandboxError" and "dsgym-no-such-image:0" in error.message
