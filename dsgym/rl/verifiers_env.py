@@ -31,14 +31,11 @@ from dsgym.plugins import verifiers_v1
 if not verifiers_v1():
     raise ImportError("dsgym's verifiers integration needs verifiers 0.4 or later (its verifiers.v1 API): "
                       "pip install 'dsgym[verifiers]'")
-try:
-    import verifiers.v1 as vf
-    from openai import AsyncOpenAI
-    from pydantic import Field, model_validator
-    from verifiers.v1.dialects.chat import message_to_wire
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("dsgym's verifiers integration needs verifiers 0.4 (its verifiers.v1 API): "
-                      "pip install 'dsgym[verifiers]'") from exc
+
+import verifiers.v1 as vf  # noqa: E402 - after the version check, which names the fix
+from openai import AsyncOpenAI  # noqa: E402
+from pydantic import Field, model_validator  # noqa: E402
+from verifiers.v1.dialects.chat import message_to_wire  # noqa: E402
 
 from dsgym.config import DEFAULTS
 from dsgym.registry import UnknownEnvError
