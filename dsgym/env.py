@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +19,7 @@ from dsgym.figures import FigureLimits, FigureStore
 from dsgym.grading import grade
 from dsgym.predict.grade import GradingError, invalid
 from dsgym.sandbox import Limits, Sandbox, SandboxBroken, SandboxError, SandboxPool, SandboxSpec
-from dsgym.sandbox.base import CopyOutError
+from dsgym.sandbox.base import CopyOutError, PendingCell
 from dsgym.sandbox.images import image_tag
 from dsgym.spaces import UnicodeText
 from dsgym.task import Suite, Task
@@ -39,6 +40,20 @@ INTERFACES = {
 
 class MissingDataError(FileNotFoundError):
     """The task's data files are not on this machine (official releases omit some)."""
+
+
+@dataclass
+class PendingStep:
+    """A turn begun by ``DSGymEnv.step_begin``: its action, its info so far, its cell in flight (or the
+    error that kept it from starting)."""
+
+    parsed: Action
+    text: str | None
+    t0: float
+    info: dict[str, Any]
+    remaining: float
+    timeout: float = 0.0
+    cell: PendingCell | SandboxError | None = None
 
 
 class DSGymEnv(gym.Env[str, str]):
@@ -115,6 +130,7 @@ class DSGymEnv(gym.Env[str, str]):
         self.started = 0.0
         self.done = True
         self.transcript: list[str] = []
+        self._begun: PendingStep | None = None  # a step_begin not finished yet
 
     # -- Gymnasium API -----------------------------------------------------------------------------
 
@@ -145,21 +161,50 @@ class DSGymEnv(gym.Env[str, str]):
                 "category": self.task.metadata.get("category"), "task": self.task,
                 "limits": self.config.limits_info, "variant": self.task.metadata.get("variant"),
                 "isolated": self.sandbox.isolated, "data_files": list(self.task.data_files)}
+        if self.sandbox.enforced:  # which limits hold and how (a bwrap sandbox without a cgroup holds fewer)
+            info["sandbox_limits"] = dict(self.sandbox.enforced)
         return prompt, info
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
-        return self.act(parse_action(action), action)
+        """One turn; if ``step_begin(action)`` already sent this action's cell, its result is collected."""
+        begun, self._begun = self._begun, None
+        return self.step_end(begun if begun is not None and begun.text == action else self.step_begin(action))
+
+    def step_begin(self, action: str) -> PendingStep:
+        """The first half of ``step``: a code cell is sent to the kernel and not waited for, so that a
+        vector env can send every env's cell before it collects any.  ``step(action)`` (or ``step_end``)
+        finishes it; nothing else may happen to the env in between."""
+        self._begun = self._begin(parse_action(action), action)
+        return self._begun
 
     def act(self, parsed: Action, text: str | None = None) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
         """``step`` for an already structured action (a tool call); ``text`` is what the transcript records."""
+        return self.step_end(self._begin(parsed, text))
+
+    def _begin(self, parsed: Action, text: str | None) -> PendingStep:
         if self.done or self.task is None or self.sandbox is None:
             raise gym.error.ResetNeeded("the episode is over (or never started): call reset() first")
         t0 = time.monotonic()
         self.turn += 1
         info: dict[str, Any] = {**self._base_info(), "action_kind": parsed.kind, "code": None,
                                 "figures": [], "kernel_restarted": False, "timed_out": False}
+        pending = PendingStep(parsed, text, t0, info, self.episode_budget - (t0 - self.started))
+        if parsed.kind == "code" and pending.remaining > 0:
+            pending.timeout = min(self.cell_timeout, pending.remaining)
+            info["code"] = parsed.content
+            self.figures.start_cell(f"{self.task.id}-{self.episode_id}-t{self.turn}")
+            try:
+                pending.cell = self.sandbox.execute_begin(parsed.content, pending.timeout, on_image=self.figures.add)
+            except SandboxError as exc:
+                pending.cell = exc
+        return pending
+
+    def step_end(self, pending: PendingStep) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        """The second half of ``step``: the cell's result collected, the turn scored and recorded."""
+        self._begun = None
+        parsed, text, t0, info, remaining = pending.parsed, pending.text, pending.t0, pending.info, pending.remaining
+        assert self.task is not None
         reward, terminated, truncated, reason = 0.0, False, False, None
-        remaining = self.episode_budget - (t0 - self.started)
 
         if remaining <= 0:
             observation, truncated, reason = "[episode budget spent] The episode's time is up.", True, "episode_budget"
@@ -171,7 +216,7 @@ class DSGymEnv(gym.Env[str, str]):
             else:
                 info["answer"] = parsed.content
         elif parsed.kind == "code":
-            observation, reason = self._run_code(parsed.content, min(self.cell_timeout, remaining), info)
+            observation, reason = self._cell_end(pending)
             terminated = reason == "sandbox_broken"  # the agent's code ended its own sandbox: scored 0
             truncated = reason is not None and not terminated
         else:
@@ -302,14 +347,14 @@ class DSGymEnv(gym.Env[str, str]):
         sandbox.start()
         return sandbox
 
-    def _run_code(self, code: str, timeout: float, info: dict[str, Any]) -> tuple[str, str | None]:
-        """Execute one cell; return the observation and a truncation reason (or None)."""
-        info["code"] = code
+    def _cell_end(self, pending: PendingStep) -> tuple[str, str | None]:
+        """Collect the cell ``_begin`` sent; return the observation and a truncation reason (or None)."""
+        info, timeout = pending.info, pending.timeout
         assert self.sandbox is not None
-        assert self.task is not None
-        self.figures.start_cell(f"{self.task.id}-{self.episode_id}-t{self.turn}")
         try:
-            result = self.sandbox.execute(code, timeout, on_image=self.figures.add)
+            if isinstance(pending.cell, SandboxError):
+                raise pending.cell
+            result = self.sandbox.execute_end(pending.cell)
         except SandboxBroken as exc:
             info.update(score=0.0, score_breakdown={"reason": f"the sandbox was broken from inside: {exc}"})
             return (f"[sandbox broken] {exc}. Code run in the sandbox ended it: the episode is over and scores 0.",
@@ -343,6 +388,7 @@ class DSGymEnv(gym.Env[str, str]):
                 "kernel_restarts": self.sandbox.kernel_restarts if self.sandbox else 0}
 
     def _release(self) -> None:
+        self._begun = None  # a cell still running goes with its sandbox
         if self.sandbox is not None:
             sandbox, self.sandbox = self.sandbox, None
             sandbox.close()

@@ -13,7 +13,8 @@ sandbox per reset.
 Observations and actions are tuples of strings (Gymnasium batches ``Text`` spaces as
 a ``Tuple``).  ``vectorization_mode="sync"`` steps the envs in this process and
 gives them one ``SandboxPool`` of ``num_envs`` warm sandboxes, so a group reset
-hands over started containers instead of starting N cold; ``"async"`` runs each env
+hands over started containers instead of starting N cold, and sends every env's cell to its
+kernel before it waits for any, so a step of N cells takes about the time of the slowest; ``"async"`` runs each env
 in its own spawned process (``gymnasium.vector.AsyncVectorEnv``; observations come back
 through shared memory, see ``dsgym.spaces``), each with a warm pool of one.  Gymnasium's
 autoreset modes all apply (``autoreset_mode``); the default, next-step, resets an env on
@@ -26,7 +27,9 @@ from typing import Any
 
 import gymnasium
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+from gymnasium.vector.utils import iterate
 
+from dsgym.env import DSGymEnv
 from dsgym.registry import resolve
 from dsgym.rl.session import suite_pool
 from dsgym.sandbox import SandboxPool
@@ -44,6 +47,21 @@ class PooledSyncVectorEnv(SyncVectorEnv):
         except BaseException:
             pool.close()
             raise
+
+    def step(self, actions):
+        """Gymnasium's sync step, with every env's cell sent to its kernel before any reply is awaited.
+
+        The envs that will step (not the ones autoreset this step) begin their turn first
+        (``DSGymEnv.step_begin``: the cell runs in its own kernel from then on); Gymnasium's own
+        ``step`` then steps each env in order, which collects the begun turns.  So N trivial cells
+        take about one cell's time, and autoreset, infos and ordering stay exactly Gymnasium's.
+        """
+        for index, action in enumerate(iterate(self.action_space, actions)):
+            env = self.envs[index]
+            resetting = self.autoreset_mode == AutoresetMode.NEXT_STEP and self._autoreset_envs[index]
+            if not resetting and isinstance(env, DSGymEnv) and not env.done:
+                env.step_begin(action)
+        return super().step(actions)
 
     def close_extras(self, **kwargs: Any) -> None:
         try:

@@ -32,6 +32,7 @@ import atexit
 import functools
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -41,7 +42,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,7 +72,7 @@ USERNS_HELP = (
     "Ask your administrator, or use the docker sandbox (DSGYM_SANDBOX=docker)")
 
 _live: weakref.WeakSet[BwrapSandbox] = weakref.WeakSet()
-_spawner: ThreadPoolExecutor | None = None
+_spawner: queue.SimpleQueue | None = None  # requests to the spawner thread
 _spawner_lock = threading.Lock()
 _checked: str | None = None  # the bwrap that passed the user-namespace check
 _swept = False
@@ -96,8 +97,20 @@ def _spawn(argv: list[str], **popen: object) -> subprocess.Popen:
     global _spawner
     with _spawner_lock:
         if _spawner is None:
-            _spawner = ThreadPoolExecutor(1, thread_name_prefix="dsgym-bwrap")
-    return _spawner.submit(subprocess.Popen, argv, **popen).result()
+            _spawner = queue.SimpleQueue()
+            threading.Thread(target=_spawn_forever, args=(_spawner,), name="dsgym-bwrap-spawner", daemon=True).start()
+    done: Future[subprocess.Popen] = Future()
+    _spawner.put((argv, popen, done))
+    return done.result()
+
+
+def _spawn_forever(requests: queue.SimpleQueue) -> None:
+    while True:
+        argv, popen, done = requests.get()
+        try:
+            done.set_result(subprocess.Popen(argv, **popen))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            done.set_exception(exc)
 
 
 def check_bwrap() -> str:
