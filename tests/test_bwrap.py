@@ -3,11 +3,13 @@ and the clear errors when it cannot run.  The threats themselves are in tests/se
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -153,3 +155,61 @@ def test_a_missing_tree_without_docker_says_how_to_get_it(docker_image, tmp_path
         box.start()
     assert box.root is None or not box.root.exists()
     assert not list(Path(os.environ.get("DSGYM_TMPDIR") or "/tmp").glob(f"{PREFIX}*/never"))
+
+
+ORACLE_TASKS = ["dsgym-tasks-lite/anes96-dole-clinton-paired-t", "dsgym-tasks-lite/iris-kmeans-ari",
+                "dsgym-tasks-lite/anes96-random-forest-test-auc", "dsbio-lite/bulk-deseq2-largest-effect",
+                "dsbio-lite/bulk-deseq2-top5-pvalue"]
+
+
+@pytest.fixture(scope="module")
+def shared_trees(docker_image, tmp_path_factory):
+    """The default and bio images' trees, exported while Docker is up into a folder every user can read."""
+    from dsgym.sandbox import rootfs
+    from dsgym.sandbox.images import image_tag
+
+    folder = Path(tempfile.mkdtemp(prefix="dsgym-trees-"))
+    folder.chmod(0o755)
+    previous = os.environ.get(rootfs.ROOTFS_ENV)
+    os.environ[rootfs.ROOTFS_ENV] = str(folder)
+    try:
+        for name in ("default", "bio"):
+            rootfs.tree(image_tag(name))
+    finally:
+        if previous is None:
+            os.environ.pop(rootfs.ROOTFS_ENV)
+        else:
+            os.environ[rootfs.ROOTFS_ENV] = previous
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def ordinary_users() -> list[str]:
+    """Who runs the oracle: this user, and, for root, also an ordinary account (nobody)."""
+    return ["self", "nobody"] if os.geteuid() == 0 else ["self"]
+
+
+@pytest.mark.parametrize("user", ordinary_users())
+def test_the_oracle_scores_1_with_bwrap_and_no_docker_daemon(shared_trees, user):
+    """`dsgym eval ... --agent oracle` with DSGYM_SANDBOX=bwrap while any use of Docker fails."""
+    home = Path(tempfile.mkdtemp(prefix="dsgym-oracle-home-"))
+    env = {**os.environ, "DSGYM_SANDBOX": "bwrap", "DOCKER_HOST": f"unix://{home}/no-docker.sock",
+           "DSGYM_ROOTFS_DIR": str(shared_trees), "HOME": str(home), "DSGYM_CACHE_DIR": str(home / "cache")}
+    switch: dict = {}
+    if user == "nobody":
+        import pwd
+
+        account = pwd.getpwnam("nobody")
+        os.chown(home, account.pw_uid, account.pw_gid)
+        switch = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+        env.update(USER="nobody", LOGNAME="nobody")
+    try:
+        done = subprocess.run([str(Path(sys.executable).parent / "dsgym"), "eval", *ORACLE_TASKS, "--agent", "oracle",
+                               "-j", "2", "--out", str(home / "run")], env=env, cwd=home, capture_output=True,
+                              text=True, timeout=1200, **switch)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        records = [json.loads(line) for line in (home / "run" / "episodes.jsonl").read_text().splitlines()]
+        assert sorted(f"{r['suite']}/{r['task_id']}" for r in records) == sorted(ORACLE_TASKS)
+        assert all(r["score"] == 1.0 for r in records), [(r["task_id"], r["score"], r.get("error")) for r in records]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
