@@ -566,11 +566,23 @@ def _sweep() -> None:
             continue
         if host == socket.gethostname() and info.get("pidns") == pid_namespace() and not _alive(int(pid or 0)):
             shutil.rmtree(marker.parent, ignore_errors=True)
-    for parent in [CGROUP_ROOT / c for c in V1_CONTROLLERS] + [CGROUP_ROOT]:
-        for folder in parent.glob(f"{PREFIX}*-*"):
-            pid = folder.name[len(PREFIX):].split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
-                _rmdir(folder)
+    stale = [folder for parent in [CGROUP_ROOT / c for c in V1_CONTROLLERS] + [CGROUP_ROOT]
+             for folder in parent.glob(f"{PREFIX}*-*")
+             if folder.name[len(PREFIX):].split("-", 1)[0].isdigit()
+             and not _alive(int(folder.name[len(PREFIX):].split("-", 1)[0]))]
+    for folder in stale:  # a frozen sandbox takes the SIGKILL its owner's death sent it only once thawed
+        for name, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+            try:
+                (folder / name).write_text(value)
+            except OSError:
+                pass
+        try:
+            for pid in (folder / "cgroup.procs").read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+    for folder in stale:
+        _rmdir(folder)
 
 
 def _alive(pid: int) -> bool:
