@@ -9,23 +9,113 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from dsgym.config import DEFAULTS, hard_deadline
 
+# Commands of the heavier parts, imported only when run (or asked for their own --help), so that
+# `dsgym --help` and `dsgym tasks list` never import openai, pandas or the synth pipeline.
+LAZY_COMMANDS = {
+    "filter": ("dsgym.filter.command:filter_command",
+               "Drop shortcut-solvable, ungrounded or broken tasks from a suite."),
+    "synth": ("dsgym.synth.command:synth_command", "Turn datasets into execution-verified SFT trajectories."),
+    "serve": ("dsgym.rl.serve_command:serve_command",
+              "Serve dsgym environments to RL trainers under the OpenEnv contract."),
+    "fetch": ("dsgym.fetch_command:fetch_command",
+              "Fetch official suites (task files and the data they need) into the user cache."),
+    "export": ("dsgym.export.command:export_app", "Write a suite in another harness's task format (harbor)."),
+}
+
+
+def _plain_help(command: TyperCommand) -> TyperCommand:
+    """Escape rich markup in a command's help texts (recursively): ``'dsgym[ray]'`` stays visible.
+
+    No help text of dsgym means markup, so brackets are always literal.
+    """
+    if getattr(command, "_dsgym_plain", False):
+        return command
+    for attr in ("help", "short_help", "epilog"):
+        if getattr(command, attr, None):
+            setattr(command, attr, escape(getattr(command, attr)))
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+    command._dsgym_plain = True  # type: ignore[attr-defined]
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+    return command
+
+
+def _load_lazy(name: str) -> TyperCommand:
+    import importlib
+
+    target, help_text = LAZY_COMMANDS[name]
+    module, _, attr = target.partition(":")
+    obj = getattr(importlib.import_module(module), attr)
+    if isinstance(obj, typer.Typer):  # a group of its own (export harbor, ...)
+        command = typer.main.get_group(obj)
+        command.name = name
+        command.help = command.help or help_text
+        return command
+    holder = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    holder.command(name, help=help_text)(obj)
+    return typer.main.get_group(holder).commands[name]
+
+
+class DsgymGroup(TyperGroup):
+    """A typer group whose help texts are plain (no rich markup) and whose heavy commands load lazily."""
+
+    _listing = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return names + [name for name in LAZY_COMMANDS if name not in names] if self.name == "dsgym" else names
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Optional[TyperCommand]:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and self.name == "dsgym" and cmd_name in LAZY_COMMANDS:
+            if self._listing:  # the command list of `dsgym --help`: name and one line, nothing imported
+                return TyperCommand(cmd_name, help=LAZY_COMMANDS[cmd_name][1])
+            command = self.commands[cmd_name] = _load_lazy(cmd_name)
+        return _plain_help(command) if command is not None else None
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        _plain_help(self)
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        from dsgym import __version__
+
+        typer.echo(f"dsgym {__version__}")
+        raise typer.Exit()
+
+
 app = typer.Typer(help="dsgym: a gym for data-science agents.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
-sandbox_app = typer.Typer(help="Build, inspect and clean up sandboxes.", no_args_is_help=True)
-tasks_app = typer.Typer(help="Browse task suites.", no_args_is_help=True)
+                  pretty_exceptions_enable=False, cls=DsgymGroup, name="dsgym")
+sandbox_app = typer.Typer(help="Build, inspect and clean up sandboxes.", no_args_is_help=True, cls=DsgymGroup)
+tasks_app = typer.Typer(help="Browse task suites.", no_args_is_help=True, cls=DsgymGroup)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(tasks_app, name="tasks")
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print dsgym's version and exit.")) -> None:
+    """dsgym: a gym for data-science agents."""
+
+
 console = Console()
 err = Console(stderr=True)
 TABLE_ROWS = 1000  # `tasks list` prints more tasks than this as plain lines
@@ -133,7 +223,7 @@ def tasks_list(
     suite: Optional[str] = typer.Argument(None, help="A suite name; all suites if omitted."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per task per line."),
 ) -> None:
-    """List suites, or the tasks of one suite (over 1,000 tasks: one tab-separated line each, not a table)."""
+    """List suites, or the tasks of one suite (piped, or over 1,000 tasks: one tab-separated line each)."""
     import dsgym
 
     try:
@@ -155,7 +245,9 @@ def tasks_list(
             table.add_row(s.name, str(len(s.tasks)), s.version, s.description)
         for name, hint in unfetched(set(dsgym.suites())).items():
             table.add_row(name, "-", "not fetched", hint)
-    elif len(chosen[0].tasks) > TABLE_ROWS:  # a table measures every cell first: minutes for 100,000 rows
+    elif len(chosen[0].tasks) > TABLE_ROWS or not console.is_terminal:
+        # a table measures every cell first (minutes for 100,000 rows) and cuts ids to fit: a pipe or a
+        # file gets whole lines instead
         write("env id\tmetric\tquestion\n")
         for task in chosen[0].tasks.values():
             write(f"{task.env_id}\t{task.metric}\t{' '.join(task.question.split())}\n")
@@ -164,7 +256,7 @@ def tasks_list(
         table = Table("env id", "metric", "question")
         for task in chosen[0].tasks.values():
             table.add_row(task.env_id, task.metric, task.question)
-    console.print(table)
+    _print_table(table)
 
 
 @tasks_app.command("show")
@@ -200,7 +292,8 @@ def tasks_validate(
     suites: Optional[list[str]] = typer.Argument(None, help="Suites to check (default: all)."),
     solutions: bool = typer.Option(False, "--solutions", help="Also replay every reference solution in a "
                                    "sandbox and check it reproduces the stored answer."),
-    concurrency: int = typer.Option(2, "--concurrency", "-j"),
+    concurrency: int = typer.Option(2, "--concurrency", "-j", help="With --solutions: reference solutions "
+                                    "replayed at once, each in its own sandbox."),
 ) -> None:
     """Check suites: load errors, missing data, metrics and their params, (replayed) solutions."""
     import dsgym
@@ -257,10 +350,33 @@ CellOpt = typer.Option(DEFAULTS.cell_timeout, help="Seconds one code cell may ru
 BudgetOpt = typer.Option(DEFAULTS.episode_budget, help="Wall-clock seconds for a whole episode.")
 
 
+ApiKeyOpt = typer.Option(None, "--api-key", help="API key of the model endpoint (default: env DSGYM_API_KEY or "
+                         "OPENAI_API_KEY); given to the agent through DSGYM_API_KEY, never written to a run folder.")
+
+
+def _redacted(argv: list[str]) -> list[str]:
+    """The command line as recorded in a run folder: the value of --api-key replaced."""
+    out, hide = [], False
+    for arg in argv:
+        out.append("***" if hide else "--api-key=***" if arg.startswith("--api-key=") else arg)
+        hide = arg == "--api-key"
+    return out
+
+
+def _use_api_key(api_key: Optional[str]) -> None:
+    """--api-key reaches the agent (and Ray workers) as DSGYM_API_KEY, so no settings file records it."""
+    if api_key:
+        os.environ["DSGYM_API_KEY"] = api_key
+
+
 @app.command("run")
 def run_one(
     env_id: str = typer.Argument(..., help="<suite>/<task-id>, or <suite> to draw a task with --seed."),
-    agent: str = typer.Option("oracle", help="oracle, automl, or module:Class for your own agent."),
+    agent: str = typer.Option("oracle", help="oracle, react, codeact, automl, or module:Class for your own agent."),
+    model: Optional[str] = typer.Option(None, help="Model name, passed to the agent (react, codeact)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, passed to the "
+                                           "agent."),
+    api_key: Optional[str] = ApiKeyOpt,
     seed: int = typer.Option(0, help="Seed of reset (picks the task when env_id is a suite)."),
     sandbox: Optional[str] = SandboxOpt,
     max_turns: int = TurnsOpt,
@@ -274,10 +390,18 @@ def run_one(
     from dsgym.episode import play
 
     shutdown.install()
+    _use_api_key(api_key)
+    agent_kwargs = {k: v for k, v in {"model": model, "base_url": base_url}.items() if v is not None}
+    try:
+        player = load_agent(agent, **agent_kwargs)
+    except TypeError as exc:
+        fail(f"agent {agent!r} does not accept {', '.join('--' + k.replace('_', '-') for k in agent_kwargs)} "
+             f"({exc})")
+    except (ValueError, ImportError, AttributeError) as exc:
+        fail(str(exc))
     try:
         env = dsgym.make(env_id, **_env_options(sandbox, max_turns, cell_timeout, episode_budget))
-        player = load_agent(agent)
-    except (dsgym.UnknownEnvError, KeyError, ValueError, ImportError, AttributeError) as exc:
+    except (dsgym.UnknownEnvError, ValueError) as exc:
         fail(str(exc))
     shutdown.reap(lambda line: err.print(line, **PLAIN), sandbox)
     try:
@@ -287,9 +411,11 @@ def run_one(
         raise typer.Exit(shutdown.exit_code(exc))
     finally:
         env.close()
-    console.print(record.transcript(), highlight=False, markup=False)
+    if record.error and not record.turns:  # it never started (no daemon, no image): the error alone, once
+        fail(f"{record.error_type} error: {record.error}")
+    console.print(record.transcript(), highlight=False, markup=False)  # ends with the error, if any
     if record.error:
-        fail(record.error)
+        raise typer.Exit(2)
 
 
 PLAIN = {"highlight": False, "markup": False, "soft_wrap": True}  # plain text, never wrapped
@@ -392,6 +518,7 @@ def evaluate(
     agent: Optional[str] = typer.Option(None, help="oracle (default), react, codeact, automl, or module:Class."),
     model: Optional[str] = typer.Option(None, help="Model name, passed to the agent."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, passed to the agent."),
+    api_key: Optional[str] = ApiKeyOpt,
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature, passed to the agent."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Completion tokens per model call, "
                                              "passed to the agent."),
@@ -446,12 +573,16 @@ def evaluate(
     0 all scored, 1 some episodes errored, 2 bad arguments or the Docker daemon, an image or the
     model endpoint is not there, 3 aborted by --max-errors, 4 the disk is full, 130 interrupted.
     """
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
     import dsgym
     from dsgym import report, runner, shutdown
-    from dsgym.agents import load_agent
+    from dsgym.agents import UnknownAgentError, load_agent
     from dsgym.episode import EpisodeRecord
 
     shutdown.install()
+    _use_api_key(api_key)
     try:
         limit = runner.parse_max_errors(max_errors)
     except ValueError as exc:
@@ -477,8 +608,8 @@ def evaluate(
     except TypeError as exc:
         flags = ", ".join("--" + key.replace("_", "-") for key in settings.agent_kwargs) or "no options"
         fail(f"agent {settings.agent!r} does not accept {flags} ({exc})")
-    except (KeyError, ValueError, ImportError, AttributeError) as exc:
-        fail(f"cannot load agent {settings.agent!r}: {exc}")
+    except (ValueError, ImportError, AttributeError) as exc:  # UnknownAgentError names the agent itself
+        fail(str(exc) if isinstance(exc, UnknownAgentError) else f"cannot load agent {settings.agent!r}: {exc}")
     if out is None:
         label = "-".join(part for part in (settings.agent, settings.agent_kwargs.get("model")) if part)
         out = Path("runs") / (re.sub(r"[^A-Za-z0-9_.-]+", "_", label) + time.strftime("-%Y%m%d-%H%M%S"))
@@ -526,7 +657,7 @@ def evaluate(
     try:
         with progress:
             runner.evaluate(settings, out, concurrency=concurrency, retries=retries, backoff=retry_backoff,
-                            max_errors=limit, retry_errors=retry_errors, force=force, command=sys.argv,
+                            max_errors=limit, retry_errors=retry_errors, force=force, command=_redacted(sys.argv),
                             agent_config=_agent_config(probe), on_plan=planned, on_result=finished,
                             backend=ray, llm_cache=llm_cache, cpus=cpus, overcommit=overcommit)
     except (runner.RunDirError, ValueError) as exc:  # ValueError: a bad --cpus or suite resources
@@ -679,24 +810,6 @@ def view(
         raise typer.Exit(shutdown.exit_code(exc))
     finally:
         server.server_close()
-
-
-def _register_commands() -> None:
-    from dsgym.export.command import export_app
-    from dsgym.fetch_command import fetch_command
-    from dsgym.filter.command import filter_command
-    from dsgym.rl.serve_command import serve_command
-    from dsgym.synth.command import synth_command
-
-    app.command("filter", help="Drop shortcut-solvable, ungrounded or broken tasks from a suite.")(filter_command)
-    app.command("synth", help="Turn datasets into execution-verified SFT trajectories.")(synth_command)
-    app.command("serve", help="Serve dsgym environments to RL trainers under the OpenEnv contract.")(serve_command)
-    app.command("fetch", help="Fetch official suites (task files and the data they need) into the user cache.")(
-        fetch_command)
-    app.add_typer(export_app, name="export", help="Write a suite in another harness's task format (harbor).")
-
-
-_register_commands()
 
 
 if __name__ == "__main__":

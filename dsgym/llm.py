@@ -266,8 +266,8 @@ class LLMClient:
             raise LLMError(f"the model endpoint {self.base_url} is unreachable ({type(exc).__name__}: {exc}); "
                            "is the server running, and is --base-url right?") from exc
         except openai.AuthenticationError as exc:
-            raise LLMError(f"the model endpoint {self.base_url} refused the API key (HTTP 401); set "
-                           "--api-key or OPENAI_API_KEY", status=401) from exc
+            raise LLMError(f"the model endpoint {self.base_url} refused the API key (HTTP 401); pass "
+                           "--api-key or set DSGYM_API_KEY or OPENAI_API_KEY", status=401) from exc
         except openai.APIStatusError:
             pass
 

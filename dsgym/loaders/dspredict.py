@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from dsgym.loaders.records import Context, OfficialFormat, RecordError, data_file, mapping, official_id, text
-from dsgym.predict import metrics
 from dsgym.task import PredictionSpec, Suite, Task
 
 SUBSETS = ("easy", "hard")
@@ -80,6 +79,8 @@ def direction(board: Any, metric_name: str) -> tuple[bool | None, str]:
 
 def local_metric(name: str) -> str:
     """The competition metric's name when dsgym implements it, else ``kaggle`` (only Kaggle computes it)."""
+    from dsgym.predict import metrics  # pandas: imported when a DSPredict suite loads, not by every loader
+
     try:
         metrics.get_metric(name)  # the name itself is kept: an alias like map@5 carries its params
     except metrics.UnknownMetricError:
