@@ -654,12 +654,14 @@ def evaluate(
         progress.update(bar, advance=1, failed=state["failed"], score=f"{mean:.3f}" if mean is not None else "-")
 
     status = 0
+    outcome = None
     try:
         with progress:
-            runner.evaluate(settings, out, concurrency=concurrency, retries=retries, backoff=retry_backoff,
+            outcome = runner.evaluate(settings, out, concurrency=concurrency, retries=retries, backoff=retry_backoff,
                             max_errors=limit, retry_errors=retry_errors, force=force, command=_redacted(sys.argv),
                             agent_config=_agent_config(probe), on_plan=planned, on_result=finished,
-                            backend=ray, llm_cache=llm_cache, cpus=cpus, overcommit=overcommit)
+                            backend=ray, llm_cache=llm_cache, cpus=cpus, overcommit=overcommit, seed=seed,
+                            pass_threshold=pass_threshold)
     except (runner.RunDirError, ValueError) as exc:  # ValueError: a bad --cpus or suite resources
         fail(str(exc))
     except runner.RunAborted as exc:
@@ -681,16 +683,16 @@ def evaluate(
         _print_table(_episode_table(records, settings.agent))
     if report.prediction_stats(records):
         _print_table(report.prediction_table(records))
-    summary = report.summarize(records, name=out.name, agent=settings.agent,
-                               model=settings.agent_kwargs.get("model"), k=settings.samples, seed=seed,
-                               pass_threshold=pass_threshold)
+    summary = outcome.summary if outcome is not None else report.summarize(
+        records, name=out.name, agent=settings.agent, model=settings.agent_kwargs.get("model"), k=settings.samples,
+        seed=seed, pass_threshold=pass_threshold)  # an abort: evaluate wrote summary.json but returned nothing
     _print_table(report.summary_table(summary))
     for line in report.summary_footer(summary):
         console.print(line, **PLAIN)
     missing = len(jobs) - len(records)
     if missing:
         console.print(f"{missing} episode(s) not played yet; rerun the same command to resume", **PLAIN)
-    console.print(f"results: {out / runner.EPISODES}", **PLAIN)
+    console.print(f"results: {out / runner.EPISODES}; summary: {out / runner.SUMMARY}", **PLAIN)
     if status:
         raise typer.Exit(status)
     if summary.errors:
@@ -726,6 +728,7 @@ def rescore(
         if result.torn_bytes:
             err.print(f"warning: dropped a torn last line ({result.torn_bytes} bytes)", style="yellow", **PLAIN)
         summary = report.summarize_run(path, seed=seed)
+        runner.write_summary(path, summary)
         _print_table(report.summary_table(summary))
         for line in report.summary_footer(summary):
             console.print(line, **PLAIN)

@@ -30,6 +30,7 @@ EPISODES = "episodes.jsonl"
 ARTIFACTS = "artifacts"  # figures and submission files of the run's episodes
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
+SUMMARY = "summary.json"  # what the summary table shows, machine-readable (report.Summary.to_dict())
 
 
 def record_key(record: dict[str, Any]) -> str:
@@ -149,6 +150,12 @@ def write_manifest(out: str | os.PathLike[str], manifest: dict[str, Any]) -> Non
                                         + "\n").encode())
 
 
+def write_summary(out: str | os.PathLike[str], summary: Any) -> None:
+    """``summary.json``: a ``report.Summary`` as JSON, rewritten whenever the run's scores change."""
+    atomic_write(Path(out) / SUMMARY, (json.dumps(summary.to_dict(), indent=2, ensure_ascii=False, default=str)
+                                       + "\n").encode())
+
+
 def settings_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Human-readable differences between two settings dicts (JSON-normalised)."""
     old, new = json.loads(json.dumps(old, default=str)), json.loads(json.dumps(new, default=str))
@@ -163,7 +170,7 @@ def set_aside(out: Path) -> None:
     """``--force``: move the previous run's files into ``out/replaced-<time>/``, never delete them."""
     target = out / f"replaced-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     moved = False
-    for name in (EPISODES, MANIFEST, RUN_CACHE):  # a new run starts with no replies of the old one
+    for name in (EPISODES, MANIFEST, SUMMARY, RUN_CACHE):  # a new run starts with no replies of the old one
         if (out / name).exists():
             target.mkdir(exist_ok=True)
             shutil.move(str(out / name), str(target / name))

@@ -30,16 +30,16 @@ from dsgym.episodes import (LLM_CACHE, Job, OvercommitWarning, RetryPolicy, RunA
                             parse_max_errors, run)
 from dsgym.llm import RUN_CACHE, chosen_cache_dir
 from dsgym.rescore import RescoreResult, rescore
-from dsgym.run_folder import (ARTIFACTS, EPISODES, MANIFEST, MANIFEST_FORMAT, EvalSettings, episode_log, latest,
-                              load_run, prompt_hash, read_manifest, set_aside, settings_differences,
-                              suite_fingerprint, write_manifest)
+from dsgym.run_folder import (ARTIFACTS, EPISODES, MANIFEST, MANIFEST_FORMAT, SUMMARY, EvalSettings, episode_log,
+                              latest, load_run, prompt_hash, read_manifest, set_aside, settings_differences,
+                              suite_fingerprint, write_manifest, write_summary)
 from dsgym.runlog import LogContents, RunDirError, RunLog, atomic_write, locked
 
 __all__ = ["ARTIFACTS", "EPISODES", "LLM_CACHE", "MANIFEST", "MANIFEST_FORMAT", "EvalOutcome", "EvalSettings", "Job",
-           "LogContents", "OvercommitWarning", "RescoreResult", "RetryPolicy", "RunAborted", "RunDirError", "RunLog",
+           "LogContents", "OvercommitWarning", "RescoreResult", "RetryPolicy", "RunAborted", "RunDirError", "RunLog", "SUMMARY",
            "admit", "atomic_write", "episode_log", "error_limit", "evaluate", "expand", "latest", "load_run",
            "locked", "parse_max_errors", "prompt_hash", "read_manifest", "rescore", "run", "settings_differences",
-           "suite_fingerprint", "write_manifest"]
+           "suite_fingerprint", "write_manifest", "write_summary"]
 
 
 @dataclass
@@ -56,6 +56,7 @@ class EvalOutcome:
     bad_lines: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # admission control's (--concurrency beyond the machine)
+    summary: Any = None  # report.Summary of ``records``, also written to <out>/summary.json
 
     @property
     def missing(self) -> int:
@@ -69,7 +70,8 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
              on_plan: Callable[[EvalOutcome, list[Job]], None] | None = None,
              on_result: Callable[[EpisodeRecord], None] | None = None,
              backend: Backend | None = None, llm_cache: str | os.PathLike[str] | None = None,
-             cpus: float | None = None, overcommit: bool = False) -> EvalOutcome:
+             cpus: float | None = None, overcommit: bool = False, seed: int = 0,
+             pass_threshold: float = 1.0) -> EvalOutcome:
     """Play the episodes of ``settings`` that ``out`` does not hold yet (or, ``retry_errors``, the errored ones).
 
     Refuses (``RunDirError``) when ``out`` holds a run of other settings or other
@@ -80,7 +82,9 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
     folder (or ``shared``) whose cached model replies this run may reuse and add to;
     by default (and without ``$DSGYM_LLM_CACHE_DIR``) the run folder's own ``llm-cache/``.
     ``cpus`` (each sandbox's CPUs) and ``overcommit``: admission control (``run``); its
-    warnings are among the outcome's notes, and the invocation records the plan.
+    warnings are among the outcome's notes, and the invocation records the plan.  At the end
+    (also after an abort or interrupt) ``<out>/summary.json`` holds the summary of the planned
+    episodes recorded so far (``seed`` and ``pass_threshold`` as in ``report.summarize``).
     """
     import dsgym
     from dsgym import shutdown
@@ -202,9 +206,22 @@ def evaluate(settings: EvalSettings, out: str | os.PathLike[str], *,
                                                                     "incomplete"))
                 write_manifest(out, manifest)
                 outcome.ran = invocation["ran"]
+                outcome.summary = _summary(outcome, settings, seed=seed, pass_threshold=pass_threshold)
+                write_summary(out, outcome.summary)
         finally:
             log.close()
     return outcome
+
+
+def _summary(outcome: EvalOutcome, settings: EvalSettings, **options: Any):
+    """The summary ``dsgym eval`` prints: the planned episodes' records, with the run's notes."""
+    from dsgym import report
+
+    summary = report.summarize(outcome.records, name=outcome.out.name, agent=settings.agent,
+                               model=settings.agent_kwargs.get("model"), k=settings.samples, **options)
+    if outcome.missing:
+        summary.notes.append(f"incomplete: {len(outcome.records)} of {len(outcome.jobs)} episodes recorded")
+    return summary
 
 
 def _summary_of(record: dict[str, Any]) -> dict[str, Any]:

@@ -486,3 +486,20 @@ def test_rescore_regrades_stored_answers_without_models_or_sandboxes(docker_imag
     assert after["exact"]["score"] == 1.0 and after["exact"]["previous_score"] == 1.0
     assert after["near"]["turns"] == before["near"]["turns"] and after["near"]["rescored_at"]
     assert not list(out.glob(".episodes.jsonl-*"))  # no temp file left behind
+
+
+@docker
+def test_evaluate_writes_summary_json_of_what_the_table_shows(docker_image, secret_suite, tmp_path):
+    from dsgym.report import summarize_run
+
+    settings = runner.EvalSettings(targets=["secret-test/sum-y", "dsgym-tasks-lite/iris-kmeans-ari"], agent="oracle",
+                                   env_options={"sandbox": "docker"})
+    out = tmp_path / "run"
+    outcome = runner.evaluate(settings, out, concurrency=2, seed=3)
+    written = json.loads((out / runner.SUMMARY).read_text())
+    assert written == json.loads(json.dumps(outcome.summary.to_dict()))
+    assert written["episodes"] == 2 and written["errors"] == 0 and written["agent"] == "oracle"
+    overall = written["groups"][0]
+    assert overall["name"] == "all" and overall["tasks"] == 2 and overall["mean"]["value"] == 1.0
+    assert {g["name"] for g in written["groups"] if g["kind"] == "suite"} == {"secret-test", "dsgym-tasks-lite"}
+    assert written["groups"] == summarize_run(out, seed=3).to_dict()["groups"]  # the same as `dsgym rescore` shows
