@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.security.probe import cell_json, hidden
+from tests.security.probe import cell_json, hidden, sandbox_id
 
 pytestmark = pytest.mark.docker
 
@@ -80,7 +80,7 @@ def test_two_concurrent_episodes_cannot_see_each_other(make_env):
         list(pool.map(lambda env: env.reset(seed=0), envs))
         planted = list(pool.map(lambda pair: cell_json(pair[0], plant(pair[1]))[0], zip(envs, markers)))
     assert planted == ["planted", "planted"]  # each bound the same loopback port: separate stacks
-    ids = {env.unwrapped.sandbox.container.id for env in envs}
+    ids = {sandbox_id(env.unwrapped.sandbox) for env in envs}
     assert len(ids) == 2
 
     for env, own, other in ((envs[0], markers[0], markers[1]), (envs[1], markers[1], markers[0])):

@@ -11,7 +11,7 @@ import pytest
 
 from dsgym.sandbox import Limits
 from tests.support.helpers import python
-from tests.security.probe import RssWatch, cell_json
+from tests.security.probe import RssWatch, cell_json, is_docker, sandbox_id
 
 pytestmark = pytest.mark.docker
 
@@ -21,7 +21,7 @@ def test_data_is_read_only_and_episodes_share_no_files(make_env, secret_suite):
     env.reset(seed=0)
     host_file = secret_suite.tasks["sum-y"].data_paths()["numbers.csv"]
     before = host_file.read_bytes()
-    first_container = env.unwrapped.sandbox.container.id
+    first_container = sandbox_id(env.unwrapped.sandbox)
 
     code = (
         "import os\n"
@@ -57,7 +57,7 @@ def test_data_is_read_only_and_episodes_share_no_files(make_env, secret_suite):
     assert not (host_file.parent / "new.txt").exists()
 
     env.reset(seed=0)
-    assert env.unwrapped.sandbox.container.id != first_container, "a new episode must get a new container"
+    assert sandbox_id(env.unwrapped.sandbox) != first_container, "a new episode must get a new container"
     code = (
         "import os\n"
         "emit({'workspace': sorted(os.listdir('/workspace')),\n"
@@ -90,9 +90,10 @@ def test_the_root_filesystem_is_read_only(make_env):
     for path, outcome in out.items():
         assert outcome != "written", f"{path} was writable"
         assert "Read-only file system" in outcome or "Permission denied" in outcome, (path, outcome)
-    container = env.unwrapped.sandbox.container
-    container.reload()
-    assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True
+    if is_docker(env.unwrapped.sandbox):
+        container = env.unwrapped.sandbox.container
+        container.reload()
+        assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True
 
 
 def test_filling_workspace_and_tmp_stops_at_their_caps(make_env):
@@ -123,10 +124,21 @@ def test_filling_workspace_and_tmp_stops_at_their_caps(make_env):
 
 def test_the_container_log_cannot_fill_the_host_disk(make_env):
     """Every process in the sandbox shares one uid, so code can write to init's stdout (/proc/1/fd/1),
-    which the daemon stores on the host's disk.  That log is capped (product fix: log_config)."""
+    which the daemon stores on the host's disk.  That log is capped (product fix: log_config).
+    bwrap: init's output goes to a file in the sandbox's own size-capped /tmp, never the host's disk."""
     env = make_env("secret-test/sum-y", cell_timeout=60)
     env.reset(seed=0)
-    container = env.unwrapped.sandbox.container
+    sandbox = env.unwrapped.sandbox
+    if not is_docker(sandbox):
+        before = du(sandbox.root)
+        written, _obs, _ = cell_json(env, (
+            "import os\nfd = os.open('/proc/1/fd/1', os.O_WRONLY)\n"
+            "for _ in range(64):\n    os.write(fd, b'y' * (1 << 19) + b'\\n')\n"
+            "emit(64 * ((1 << 19) + 1))\n"))
+        assert written > 30 << 20
+        assert du(sandbox.root) - before < 1 << 16, "init's output landed in the sandbox's host folder"
+        return
+    container = sandbox.container
     container.reload()
     config = container.attrs["HostConfig"]["LogConfig"]
     assert config["Type"] == "json-file" and config["Config"].get("max-size") == "1m", config

@@ -88,7 +88,8 @@ def probe_code() -> str:
 def probe(make_env, env_id: str, image: str) -> dict:
     env = make_env(env_id, cell_timeout=240)
     env.reset(seed=0)
-    assert images.image_tag(image) in env.unwrapped.sandbox.container.image.tags
+    sandbox = env.unwrapped.sandbox
+    assert images.image_tag(image) in (sandbox.container.image.tags if hasattr(sandbox, 'container') else [sandbox.image])
     outcome, obs, _ = cell_json(env, f"SIGNATURES = {SIGNATURES!r}\n" + PROBE)
     return outcome
 

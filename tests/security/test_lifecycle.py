@@ -9,10 +9,9 @@ import time
 import uuid
 from pathlib import Path
 
-import docker.errors
 import pytest
 
-from dsgym.sandbox.docker import LABEL, client
+from tests.security.probe import is_docker, kill_from_outside, sandbox_gone
 from tests.support.helpers import python
 
 pytestmark = pytest.mark.docker
@@ -35,7 +34,7 @@ def test_background_processes_die_with_the_episode(make_env):
     marker = f"dsgym-bg-{uuid.uuid4().hex[:12]}"
     env = make_env("secret-test/sum-y", cell_timeout=30)
     env.reset(seed=0)
-    container_id = env.unwrapped.sandbox.container.id
+    sandbox = env.unwrapped.sandbox
     code = (
         "import os, subprocess, sys, time\n"
         f"marker = {marker!r}\n"
@@ -59,10 +58,7 @@ def test_background_processes_die_with_the_episode(make_env):
 
     _, _, terminated, _, _info = env.step("<answer>297</answer>")
     assert terminated
-    labelled = {c.id for c in client().containers.list(all=True, filters={"label": LABEL})}
-    assert container_id not in labelled, "the episode's container survived its answer"
-    with pytest.raises(docker.errors.NotFound):
-        client().containers.get(container_id)
+    assert sandbox_gone(sandbox), "the episode's sandbox survived its answer"
     deadline = time.monotonic() + 10
     while host_processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -104,8 +100,11 @@ def test_os_exit_is_reported_and_the_kernel_is_replaced(make_env):
 def test_a_container_removed_from_outside_ends_the_episode_without_hanging(make_env):
     env = make_env("secret-test/sum-y", cell_timeout=60)
     env.reset()
-    container = env.unwrapped.sandbox.container
-    container.remove(force=True)
+    sandbox = env.unwrapped.sandbox
+    if is_docker(sandbox):
+        sandbox.container.remove(force=True)
+    else:  # nothing removes a bwrap sandbox but killing it
+        kill_from_outside(sandbox)
     start = time.monotonic()
     obs, _reward, _terminated, truncated, info = env.step(python("print(1)"))
     assert truncated and info["termination"] == "sandbox_error" and "[sandbox failed]" in obs
@@ -115,8 +114,8 @@ def test_a_container_removed_from_outside_ends_the_episode_without_hanging(make_
 def test_docker_kill_mid_cell_ends_the_episode_clearly(make_env):
     env = make_env("secret-test/sum-y", cell_timeout=60)
     env.reset(seed=0)
-    container = env.unwrapped.sandbox.container
-    killer = threading.Timer(1.5, container.kill)
+    sandbox = env.unwrapped.sandbox
+    killer = threading.Timer(1.5, kill_from_outside, (sandbox,))
     killer.start()
     start = time.monotonic()
     try:
@@ -128,15 +127,14 @@ def test_docker_kill_mid_cell_ends_the_episode_clearly(make_env):
     assert truncated and info["termination"] == "sandbox_error", (obs, info)
     assert "[sandbox failed]" in obs and "killed from outside" in obs, obs
     assert env.unwrapped.sandbox is None
-    with pytest.raises(docker.errors.NotFound):  # and the dead container was removed
-        client().containers.get(container.id)
+    assert sandbox_gone(sandbox)  # and the dead sandbox was removed
 
 
 def test_docker_kill_between_cells_ends_the_episode_clearly(make_env):
     env = make_env("secret-test/sum-y", cell_timeout=60)
     env.reset(seed=0)
     env.step(python("x = 1"))
-    env.unwrapped.sandbox.container.kill()
+    kill_from_outside(env.unwrapped.sandbox)
     start = time.monotonic()
     obs, _, _terminated, truncated, info = env.step(python("print(x)"))
     assert time.monotonic() - start < 10

@@ -12,7 +12,7 @@ import pytest
 
 from dsgym.sandbox import Limits
 from tests.support.helpers import python
-from tests.security.probe import cell_json
+from tests.security.probe import cell_json, is_docker, kind_cannot
 
 pytestmark = pytest.mark.docker
 
@@ -20,6 +20,10 @@ pytestmark = pytest.mark.docker
 def test_memory_blowup_kills_only_the_kernel(make_env):
     env = make_env("secret-test/sum-y", cell_timeout=60, limits=Limits(memory="256m"))
     env.reset(seed=0)
+    sandbox = env.unwrapped.sandbox
+    if not is_docker(sandbox) and "cgroup" not in sandbox.enforced["memory"]:
+        kind_cannot("bwrap", ("bwrap",), "without a writable cgroup bwrap limits memory by RLIMIT_AS per "
+                    "process: an allocation past it fails with MemoryError instead of an OOM kill")
     obs, *_ = env.step(python("before = 'still here'\nprint(before)"))
     assert "still here" in obs
 
@@ -34,9 +38,11 @@ def test_memory_blowup_kills_only_the_kernel(make_env):
 
     # The host is fine and so is the container: the next cell runs in a fresh kernel.
     assert subprocess.run(["true"], timeout=10).returncode == 0
-    container = env.unwrapped.sandbox.container
-    container.reload()
-    assert container.status == "running"
+    if is_docker(sandbox):
+        sandbox.container.reload()
+        assert sandbox.container.status == "running"
+    else:
+        assert sandbox.proc.poll() is None
     obs, _, _, _, info = env.step(python("print(before)"))
     assert "NameError" in obs, obs
     assert info["kernel_restarted"] is False
@@ -71,8 +77,11 @@ def test_fork_bomb_is_contained_by_the_pids_limit(make_env):
         "if not os.path.exists(cg + 'pids.current'):\n"
         "    cg = '/sys/fs/cgroup/'  # cgroup v2\n"
         "def current():\n"
+        "    if not os.path.exists(cg):  # bwrap: no /sys; its PID namespace holds only the sandbox's tasks\n"
+        "        return sum(len(os.listdir(f'/proc/{p}/task')) for p in os.listdir('/proc') if p.isdigit()\n"
+        "                   and os.path.exists(f'/proc/{p}/task'))\n"
         "    return int(open(cg + 'pids.current').read())\n"
-        "limit = open(cg + 'pids.max').read().strip()\n"
+        "limit = open(cg + 'pids.max').read().strip() if os.path.exists(cg) else None\n"
         "idle = current()\n"
         "bomb = subprocess.Popen(['bash', '-c', ':(){ :|:& };:'], start_new_session=True,\n"
         "                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
@@ -97,7 +106,12 @@ def test_fork_bomb_is_contained_by_the_pids_limit(make_env):
         "emit({'limit': limit, 'idle': idle, 'peak': peak, 'after': current()})\n"
     )
     seen, obs, info = cell_json(env, code)
-    assert seen["limit"] == str(pids), seen
+    sandbox = env.unwrapped.sandbox
+    if is_docker(sandbox):
+        assert seen["limit"] == str(pids), seen
+    else:  # bwrap: the limit as the host set it (a cgroup's pids.max, else RLIMIT_NPROC)
+        assert seen["limit"] is None and (f"pids.max={pids}" in sandbox.enforced["pids"]
+                                          or f"RLIMIT_NPROC={pids}" in sandbox.enforced["pids"]), sandbox.enforced
     assert seen["peak"] <= pids, f"the fork bomb went past the pids limit: {seen}"
     assert seen["peak"] >= pids - 8, f"the fork bomb never got near the limit, so it proved nothing: {seen}"
     assert seen["after"] <= seen["idle"] + 2, f"bomb processes survived killpg: {seen}"
@@ -111,6 +125,8 @@ def test_fork_bomb_is_contained_by_the_pids_limit(make_env):
 
 def cpu_usage_ns(container) -> int:
     """The container's total CPU time (cgroup v1 cpuacct), read on the host or else through exec."""
+    if hasattr(container, "cgroup"):  # a bwrap sandbox: its own cgroup
+        return int((container.cgroup.folders["cpuacct"] / "cpuacct.usage").read_text())
     host = Path(f"/sys/fs/cgroup/cpuacct/docker/{container.id}/cpuacct.usage")
     if host.is_file():
         return int(host.read_text())
@@ -122,9 +138,14 @@ def cpu_usage_ns(container) -> int:
 def test_cpu_spin_in_threads_and_subprocesses_is_capped(make_env):
     env = make_env("secret-test/sum-y", cell_timeout=3, limits=Limits(cpus=1.0))
     env.reset(seed=0)
-    container = env.unwrapped.sandbox.container
-    container.reload()
-    assert container.attrs["HostConfig"]["NanoCpus"] == 1_000_000_000
+    sandbox = env.unwrapped.sandbox
+    container = sandbox.container if is_docker(sandbox) else sandbox
+    if is_docker(sandbox):
+        container.reload()
+        assert container.attrs["HostConfig"]["NanoCpus"] == 1_000_000_000
+    elif "cpuacct" not in container.cgroup.folders or "cgroup" not in container.enforced["cpus"]:
+        kind_cannot("bwrap", ("bwrap",), "without a writable cgroup (an ordinary user on cgroup v1, or no "
+                    "delegated v2 folder) nothing limits a bwrap sandbox's CPU share")
     spin = (
         "import hashlib, subprocess, sys, threading\n"
         "spinners = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(3)]\n"

@@ -15,7 +15,8 @@ from dsgym import runner
 from dsgym.agents.base import Agent
 from dsgym.episode import play
 from dsgym.report import summarize
-from tests.support.helpers import owned_containers, python
+from tests.security.probe import kill_from_outside, sandbox_gone
+from tests.support.helpers import python
 
 pytestmark = pytest.mark.docker
 
@@ -71,7 +72,7 @@ FORGED_STATE = ("import json, os, time\n"
 def test_a_sandbox_killed_from_inside_ends_the_episode_with_score_0(make_env, how):
     env = make_env("secret-test/sum-y", cell_timeout=60)
     env.reset(seed=0)
-    container = env.unwrapped.sandbox.container
+    sandbox = env.unwrapped.sandbox
     start = time.monotonic()
     obs, reward, terminated, truncated, info = env.step(python(SELF_KILLS[how]))
     assert time.monotonic() - start < 20
@@ -79,7 +80,7 @@ def test_a_sandbox_killed_from_inside_ends_the_episode_with_score_0(make_env, ho
     assert reward == 0.0 and info["termination"] == "sandbox_broken", info
     assert "[sandbox broken]" in obs and "scores 0" in obs, obs
     assert "broken from inside" in info["score_breakdown"]["reason"], info
-    assert container.id not in {c.id for c in owned_containers()}, "the broken container was not removed"
+    assert sandbox_gone(sandbox), "the broken sandbox was not removed"
 
 
 class SelfHarmer(Agent):
@@ -144,7 +145,7 @@ def test_a_forging_episode_is_recorded_as_played(make_env):
 def test_a_container_killed_through_the_daemon_is_still_an_infrastructure_error(make_env):
     env = make_env("secret-test/sum-y", cell_timeout=60)
     env.reset(seed=0)
-    env.unwrapped.sandbox.container.kill(signal="SIGTERM")
+    kill_from_outside(env.unwrapped.sandbox, "SIGTERM")
     obs, _, terminated, truncated, info = env.step(python("print(1)"))
     assert truncated and not terminated and info["termination"] == "sandbox_error", (obs, info)
 
@@ -160,7 +161,7 @@ def test_rl_rewards_score_a_broken_sandbox_and_flag_an_outside_failure(docker_im
         assert session.reward == pytest.approx(-0.1) and session.excluded is None  # the policy's own outcome
 
         session.start()
-        session.env.sandbox.container.kill()
+        kill_from_outside(session.env.sandbox)
         session.run_python("print(1)")
         assert session.done and session.last_info["termination"] == "sandbox_error"
         assert session.excluded and session.excluded.startswith("sandbox:")  # not the policy's doing
