@@ -746,30 +746,24 @@ def leaderboard(
 ) -> None:
     """Render runs side by side: Markdown table (printed), HTML page, PNG chart."""
     from dsgym import leaderboard as board
-    from dsgym import report, runner
 
     if metric not in board.METRICS:
         fail(f"--metric is one of {', '.join(board.METRICS)}")
-    summaries = []
-    for path in runs:
-        if not (path / runner.MANIFEST).is_file():
-            err.print(f"skipping {path}: not a run folder (no {runner.MANIFEST})", style="yellow",
-                      **PLAIN)
-            continue
-        try:
-            summaries.append(report.summarize_run(path, seed=seed, pass_threshold=pass_threshold))
-        except (runner.RunDirError, KeyError, ValueError) as exc:
-            err.print(f"skipping {path}: {exc}", style="yellow", **PLAIN)
+    shown = board.load_runs(runs, metric, seed=seed, pass_threshold=pass_threshold)
+    for skipped in shown.skipped:
+        err.print(f"skipping {skipped}", style="yellow", **PLAIN)
+    summaries = shown.summaries
     if not summaries:
         fail("no run folders to show")
-    summaries.sort(key=lambda s: -(getattr(s.overall, metric).value or -1.0))
-    text = board.markdown(summaries, metric)
+    if shown.coverage:
+        err.print(shown.coverage, style="bold yellow", **PLAIN)
+    text = board.markdown(summaries, metric, shown.coverage)
     typer.echo(text)
     try:
         if md:
             md.write_text(text)
         if html:
-            html.write_text(board.html_page(summaries, metric))
+            html.write_text(board.html_page(summaries, metric, coverage=shown.coverage))
         if png:
             board.png_chart(summaries, png, metric)
     except (OSError, RuntimeError) as exc:

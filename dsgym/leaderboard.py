@@ -10,17 +10,70 @@ on two cores is visibly not one at ``-j 2``).  Runs with episodes on seeded task
 two more columns: the score on the variants (never averaged into the originals' score) and
 the gap between them per task, a contamination indicator.  Every renderer
 takes ``report.Summary`` objects (``report.summarize_run``).
+
+Runs over different tasks are not comparable: ``load_runs`` summarises each run on the
+tasks all of them share and says so (``Board.coverage``, shown above every table); when
+they share none, each run keeps its own tasks and the page says loudly that they differ.
 """
 
 from __future__ import annotations
 
 import html
 import os
+from pathlib import Path
 from typing import Any
+
+from dataclasses import dataclass, field
 
 from dsgym.report import Estimate, Summary, excluded_text
 
 METRICS = {"mean": "mean score", "pass1": "pass@1"}
+
+
+@dataclass
+class Board:
+    """The runs to show, summarised on comparable tasks, and what the reader must know about coverage."""
+
+    summaries: list[Summary]
+    coverage: str | None = None  # None: every run covers the same tasks
+    skipped: list[str] = field(default_factory=list)  # "<path>: why"
+
+
+def _task_keys(records: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(str(r.get("suite")), str(r.get("task_id"))) for r in records}
+
+
+def load_runs(paths: list[str | os.PathLike[str]], metric: str = "mean", **options: Any) -> Board:
+    """Summaries of the run folders in ``paths``, best first, ranked on the tasks all runs share."""
+    from dsgym import report, runner
+
+    board = Board([])
+    covered: list[tuple[str, set[tuple[str, str]]]] = []
+    for path in paths:
+        if not (Path(path) / runner.MANIFEST).is_file():
+            board.skipped.append(f"{path}: not a run folder (no {runner.MANIFEST})")
+            continue
+        try:
+            summary = report.summarize_run(path, **options)
+            _, records, _ = runner.load_run(path)
+        except (runner.RunDirError, KeyError, ValueError) as exc:
+            board.skipped.append(f"{path}: {exc}")
+            continue
+        board.summaries.append(summary)
+        covered.append((str(path), _task_keys(records)))
+    sets = [tasks for _, tasks in covered]
+    if len({frozenset(tasks) for tasks in sets}) > 1:
+        shared = set.intersection(*sets)
+        extra = "; ".join(f"{s.name}: {len(tasks)} task(s)" for s, (_, tasks) in zip(board.summaries, covered))
+        if shared:
+            board.summaries = [report.summarize_run(path, only=shared, **options) for path, _ in covered]
+            board.coverage = (f"the runs cover different tasks ({extra}): every score here is over the "
+                              f"{len(shared)} task(s) all runs share; the others are left out")
+        else:
+            board.coverage = (f"WARNING: the runs share no task ({extra}): their scores are over different "
+                              "tasks and not comparable")
+    board.summaries.sort(key=lambda s: -(getattr(s.overall, metric).value or -1.0))
+    return board
 
 
 def _columns(summaries: list[Summary], kind: str) -> list[str]:
@@ -88,9 +141,9 @@ def _md_table(head: list[str], body: list[list[str]], text_columns: int) -> str:
     return "\n".join(lines)
 
 
-def markdown(summaries: list[Summary], metric: str = "mean") -> str:
+def markdown(summaries: list[Summary], metric: str = "mean", coverage: str | None = None) -> str:
     head, body, cat_head, cat_body = rows(summaries, metric)
-    parts = ["## Leaderboard", "", _md_table(head, body, 3)]
+    parts = ["## Leaderboard", ""] + ([f"**{coverage}**", ""] if coverage else []) + [_md_table(head, body, 3)]
     if len(cat_head) > 1:
         parts += ["", f"### {METRICS[metric]} by task category", "", _md_table(cat_head, cat_body, 1)]
     parts += ["", _legend(summaries)]
@@ -113,11 +166,12 @@ h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
 th,td{border:1px solid #d0d7de;padding:.35rem .6rem;text-align:right;white-space:nowrap}
 th{background:#f6f8fa}td.l,th.l{text-align:left}
-.bar{position:relative;min-width:7rem}
-.bar span.fill{position:absolute;left:0;top:15%;bottom:15%;background:#54aeff55;border-radius:2px}
-.bar span.ci{position:absolute;top:45%;height:10%;background:#0969da}
-.bar span.v{position:relative}
+.bar{min-width:7rem}
+.bar .track{position:relative;height:.5rem;margin-top:.2rem;background:#eaeef2;border-radius:2px}
+.bar .track span.fill{position:absolute;left:0;top:0;bottom:0;background:#54aeff;border-radius:2px}
+.bar .track span.ci{position:absolute;top:40%;height:20%;background:#0a3069}
 .err{color:#cf222e}.muted{color:#656d76;font-size:.85rem}
+.coverage{border:2px solid #bf8700;background:#fff8c5;padding:.5rem .8rem;font-weight:600}
 """
 
 
@@ -129,16 +183,20 @@ def _bar(estimate: Estimate | None) -> str:
     if estimate.low is not None and estimate.high is not None and estimate.high > estimate.low:
         ci = (f'<span class="ci" style="left:{estimate.low * 100:.1f}%;'
               f'width:{(estimate.high - estimate.low) * 100:.1f}%"></span>')
-    title = html.escape(str(estimate), quote=True)
-    return f'<td class="bar" title="{title}">{fill}{ci}<span class="v">{html.escape(str(estimate))}</span></td>'
+    title = html.escape(str(estimate), quote=True)  # the text, then the bar and its whisker on a track below it
+    return (f'<td class="bar" title="{title}"><div class="v">{html.escape(str(estimate))}</div>'
+            f'<div class="track">{fill}{ci}</div></td>')
 
 
-def html_page(summaries: list[Summary], metric: str = "mean", title: str = "dsgym leaderboard") -> str:
+def html_page(summaries: list[Summary], metric: str = "mean", title: str = "dsgym leaderboard",
+              coverage: str | None = None) -> str:
     """One HTML file: inline CSS, no scripts, no external assets."""
     head, body, cat_head, cat_body = rows(summaries, metric)
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>", f"<h1>{esc(title)}</h1>"]
+    if coverage:
+        out.append(f'<p class="coverage">{esc(coverage)}</p>')
     out.append("<table><thead><tr>" + "".join(
         f'<th class="{"l" if i < 3 else ""}">{esc(h)}</th>' for i, h in enumerate(head)) + "</tr></thead><tbody>")
     score_col, excluded_col = 4, 5
@@ -176,8 +234,10 @@ def html_page(summaries: list[Summary], metric: str = "mean", title: str = "dsgy
     return "\n".join(out) + "\n"
 
 
-def png_chart(summaries: list[Summary], path: str | os.PathLike[str], metric: str = "mean") -> None:
-    """Grouped bars (overall, each suite, each category) per run, with confidence-interval whiskers."""
+def chart(summaries: list[Summary], metric: str = "mean"):
+    """The leaderboard chart as a matplotlib ``Figure``: grouped bars (overall, each suite, each category) per
+    run with confidence-interval whiskers; a run without a group gets no bar but an "n/a" mark (never a bar
+    of 0), and the legend sits outside the axes, so it covers no bar."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -190,7 +250,7 @@ def png_chart(summaries: list[Summary], path: str | os.PathLike[str], metric: st
     groups += [("category", n) for n in _columns(summaries, "category")]
     width = 0.8 / max(1, len(summaries))
     x = np.arange(len(groups))
-    fig = Figure(figsize=(max(6.0, 0.6 * len(groups) * max(1, len(summaries)) ** 0.5 + 2), 4.5), dpi=120)
+    fig = Figure(figsize=(max(6.0, 0.6 * len(groups) * max(1, len(summaries)) ** 0.5 + 2) + 2.5, 4.5), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     for i, summary in enumerate(summaries):
@@ -204,8 +264,12 @@ def png_chart(summaries: list[Summary], path: str | os.PathLike[str], metric: st
             lower.append(max(0.0, value - low) if not np.isnan(value) else 0.0)
             upper.append(max(0.0, high - value) if not np.isnan(value) else 0.0)
         label = summary.name + (f" ({summary.model})" if summary.model else "")
-        ax.bar(x + (i - (len(summaries) - 1) / 2) * width, values, width, yerr=[lower, upper], capsize=2,
-               label=label)
+        positions = x + (i - (len(summaries) - 1) / 2) * width
+        bars = ax.bar(positions, values, width, yerr=[lower, upper], capsize=2, label=label)
+        for position, value in zip(positions, values):
+            if np.isnan(value):  # no data for this run here: say so where its bar would be
+                ax.text(position, 0.02, "n/a", rotation=90, ha="center", va="bottom", fontsize=7,
+                        color=bars.patches[0].get_facecolor() if bars.patches else "black")
     ax.set_xticks(x)
     ax.set_xticklabels([name for _, name in groups], rotation=40, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
@@ -215,7 +279,12 @@ def png_chart(summaries: list[Summary], path: str | os.PathLike[str], metric: st
     for boundary in sorted({0.5, n_suites + 0.5}):  # all | suites | categories
         if boundary < len(groups) - 0.5:
             ax.axvline(boundary, color="#888", linewidth=0.8)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(os.fspath(path), format="png")
+    return fig
+
+
+def png_chart(summaries: list[Summary], path: str | os.PathLike[str], metric: str = "mean") -> None:
+    """``chart`` written as a PNG."""
+    chart(summaries, metric).savefig(os.fspath(path), format="png")

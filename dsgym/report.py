@@ -363,11 +363,17 @@ def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "",
                    variant_gap=gap)
 
 
-def summarize_run(path: str | os.PathLike[str], **options: Any) -> Summary:
-    """``summarize`` a run folder (its manifest names the agent, model and samples)."""
+def summarize_run(path: str | os.PathLike[str], only: set[tuple[str, str]] | None = None,
+                  **options: Any) -> Summary:
+    """``summarize`` a run folder (its manifest names the agent, model and samples).
+
+    ``only``: (suite, task id) pairs to keep, e.g. the tasks several runs share (``dsgym leaderboard``).
+    """
     from dsgym.runner import load_run
 
     manifest, records, contents = load_run(path)
+    if only is not None:
+        records = [r for r in records if (str(r.get("suite")), str(r.get("task_id"))) in only]
     manifest = manifest if isinstance(manifest, dict) else {}  # a run folder may come from elsewhere
     settings = _mapping(manifest.get("settings"))
     agent_kwargs = _mapping(settings.get("agent_kwargs"))

@@ -77,3 +77,65 @@ def test_leaderboard_renders_markdown_html_and_png(tmp_path):
 def test_leaderboard_without_runs_fails_clearly(tmp_path):
     out = subprocess.run([DSGYM, "leaderboard", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "no run folders" in out.stderr
+
+
+def leaderboard(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([DSGYM, "leaderboard", *args], capture_output=True, text=True, timeout=120)
+
+
+def board_rows(stdout: str) -> dict[str, list[str]]:
+    """The rows of the first (runs) table: the block of table lines after its header."""
+    from itertools import takewhile
+
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| run |"))
+    block = list(takewhile(lambda line: line.startswith("|"), lines[start:]))
+    return {cells[0]: cells for cells in ([c.strip() for c in line.strip("|").split("|")] for line in block[2:])}
+
+
+def test_runs_over_different_tasks_are_ranked_on_the_tasks_they_share(tmp_path):
+    t1, t2, t3 = (("dsgym-tasks-lite", name, "regression") for name in ("t1", "t2", "t3"))
+    # alone, `narrow` (one task, mean .5) would rank above `wide` (.333 over three); on t1 wide scores 1
+    narrow = make_run(tmp_path / "narrow", "narrow", "m", {t1: [1.0, 0.0]}, tokens=10)
+    wide = make_run(tmp_path / "wide", "wide", "m", {t1: [1.0], t2: [0.0], t3: [0.0]}, tokens=10)
+    html = tmp_path / "board.html"
+    out = leaderboard(str(narrow), str(wide), "--html", str(html))
+    assert out.returncode == 0, out.stderr
+    rows = board_rows(out.stdout)
+    assert list(rows) == ["wide", "narrow"]
+    assert rows["wide"][4].startswith("1.000") and rows["narrow"][4].startswith("0.500")
+    assert "the runs cover different tasks" in out.stdout and "the 1 task(s) all runs share" in out.stdout
+    assert "cover different tasks" in " ".join(out.stderr.split())
+    assert '<p class="coverage">the runs cover different tasks' in html.read_text()
+
+    other = make_run(tmp_path / "other", "other", "m", {t2: [1.0]}, tokens=10)
+    disjoint = leaderboard(str(narrow), str(other))
+    assert disjoint.returncode == 0 and "WARNING: the runs share no task" in disjoint.stdout
+
+
+def test_html_whisker_sits_on_a_track_below_the_score_text(tmp_path):
+    from dsgym import leaderboard as board
+    from dsgym.report import summarize_run
+
+    tasks = {("dsgym-tasks-lite", f"t{i}", "regression"): [float(i % 2)] for i in range(6)}
+    summary = summarize_run(make_run(tmp_path / "run", "run", "m", tasks, tokens=10))
+    page = board.html_page([summary])
+    cell = re.search(r'<td class="bar"[^>]*>(.*?)</td>', page).group(1)
+    text, track = re.fullmatch(r'<div class="v">(.*?)</div><div class="track">(.*)</div>', cell).groups()
+    assert text.startswith("0.500 [") and '<span class="ci"' in track and '<span class="fill"' in track
+    assert re.search(r"\.bar \.track\{position:relative;height:[^}]*margin-top", page)  # its own line
+
+
+def test_png_legend_is_outside_the_bars_and_missing_values_are_marked(tmp_path):
+    from dsgym import leaderboard as board
+    from dsgym.report import summarize_run
+
+    both = make_run(tmp_path / "both", "both", "m", {("dsgym-tasks-lite", "t1", "regression"): [0.0],
+                                                     ("dsbio-lite", "b1", "clustering"): [1.0]}, tokens=10)
+    one = make_run(tmp_path / "one", "one", "m", {("dsgym-tasks-lite", "t1", "regression"): [1.0]}, tokens=10)
+    fig = board.chart([summarize_run(both), summarize_run(one)])
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1  # right of the plot area
+    marks = [t for t in ax.texts if t.get_text() == "n/a"]
+    assert len(marks) == 2  # `one` has neither the dsbio-lite suite nor the clustering category
