@@ -34,14 +34,25 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 stamp=.venv/.dsgym-installed
-want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+want=$(cat pyproject.toml .ci/constraints/dsgym.txt | sha256sum | cut -c1-16)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "creating the Python environment in .venv"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
-  # the CPU build first: the SFT smoke test's torch range is then met without a multi-GB CUDA download
-  .venv/bin/python -m pip install -q torch==2.13.0
-  .venv/bin/python -m pip install -q -e '.[test]'
+  # torch: only the CPU build (torch==X+cpu, pinned in the constraints). The package index's plain wheel of
+  # the same release is the CUDA build and pulls several GB of nvidia-* wheels; no +cpu wheel is there. It
+  # comes from a pip source configured on this machine when one has it (find-links, a mirror), else from
+  # PyTorch's CPU wheel index ($DSGYM_TORCH_INDEX to use another).
+  torch_pin=$(grep '^torch==' .ci/constraints/dsgym.txt)
+  torch_source=()
+  if ! .venv/bin/python -m pip install -q --dry-run --no-deps "$torch_pin" >/dev/null 2>&1; then
+    torch_source=(--extra-index-url "${DSGYM_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}")
+  fi
+  .venv/bin/python -m pip install -q "${torch_source[@]}" -c .ci/constraints/dsgym.txt "$torch_pin"
+  .venv/bin/python -m pip install -q -c .ci/constraints/dsgym.txt -e '.[test]'
+  if cuda=$(.venv/bin/python -m pip list 2>/dev/null | grep -iE '^(nvidia-|triton |cuda-)'); then
+    say "CUDA packages were installed, which this CPU-only setup never wants:"; echo "$cuda" >&2; exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 
