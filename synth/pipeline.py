@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dsgym import runner
+from dsgym.runlog import atomic_write, locked
 from dsgym.episode import now_iso
 from dsgym.synth import export, filters, stages, verify
 from dsgym.synth.report import StageStats, card, write_report
@@ -68,7 +68,7 @@ def synthesize(settings: SynthSettings, out: str | os.PathLike[str], *, progress
     """Run (or resume) every stage into ``out``; see the module docstring."""
     settings.check()
     out = Path(out)
-    with runner.locked(out):
+    with locked(out):
         run = Run(settings, out, progress)
         try:
             return _synthesize(run)
@@ -193,4 +193,4 @@ def _export_suites(run: Run, kept: list[Task], outcome: dict[str, dict[str, Any]
 
 def _write_tasks(run: Run, candidates: list[Task], decisions: dict[str, dict[str, Any]]) -> None:
     lines = [json.dumps(decisions[t.id], ensure_ascii=False, default=str) for t in candidates if t.id in decisions]
-    runner.atomic_write(run.out / TASKS, ("\n".join(lines) + "\n" if lines else "").encode())
+    atomic_write(run.out / TASKS, ("\n".join(lines) + "\n" if lines else "").encode())

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dsgym import runner
+from dsgym.runlog import atomic_write
 from dsgym.episode import now_iso
 from dsgym.synth.sources import Dataset
 
@@ -44,8 +44,8 @@ def write_report(run: Run, started: str, kept: int, examples: int, pending: int)
     report = {"name": run.name, "started_at": started, "ended_at": now_iso(), "settings": run.s.public(),
               "stages": stage_rows(run), "kept_tasks": kept, "examples": examples, "pending_tasks": pending,
               "budget": run.budget.to_dict(), "stopped_by": run.stopped_by}
-    runner.atomic_write(run.out / REPORT, (json.dumps(report, indent=2, default=str) + "\n").encode())
-    runner.atomic_write(run.out / "synth-report.md", ("\n".join(report_lines(report)) + "\n").encode())
+    atomic_write(run.out / REPORT, (json.dumps(report, indent=2, default=str) + "\n").encode())
+    atomic_write(run.out / "synth-report.md", ("\n".join(report_lines(report)) + "\n").encode())
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
