@@ -14,6 +14,24 @@ from dsgym.task import Task
 
 BEGIN, END = "<<dsgym-oracle>>", "<</dsgym-oracle>>"
 REPORT = re.compile(re.escape(BEGIN) + r"(.*?)" + re.escape(END), re.DOTALL)
+# the sandbox paths reference solutions are written against (docker and bwrap serve them)
+FIXED_PATHS = {"/data": "data_dir", "/workspace": "workdir"}
+
+
+def path_mismatch(solution: str, info: dict[str, Any] | None) -> str | None:
+    """Why ``solution`` cannot run in the sandbox ``info`` describes (None: it can).
+
+    Reference solutions read ``/data/...`` and write ``/workspace/...``; the local sandbox
+    serves them elsewhere (a temp folder: it has no isolation and never writes to the
+    host's own ``/data``), so replaying them there would fail on every file.
+    """
+    for fixed, key in FIXED_PATHS.items():
+        served = (info or {}).get(key)
+        if served and served != fixed and re.search(rf"""["']{re.escape(fixed)}/""", solution):
+            return (f"the reference solution uses {fixed}/..., which this sandbox serves at {served} (the local "
+                    f"sandbox has no isolation and never writes to the host's {fixed}): play the oracle with "
+                    "the docker or bwrap sandbox")
+    return None
 
 
 class OracleAgent(Agent):
@@ -23,6 +41,8 @@ class OracleAgent(Agent):
         self.reset_usage()
         if not task.solution:
             raise ValueError(f"task {task.env_id} has no reference solution")
+        if why := path_mismatch(task.solution, info):
+            raise ValueError(f"task {task.env_id}: {why}")
         self.solution = task.solution
         self.stage = 0
 

@@ -145,6 +145,9 @@ class DSGymEnv(gym.Env[str, str]):
                                    f"machine: {', '.join(missing)} (looked in {self.task.data_root})."
                                    + missing_data_hint(self.task))
         self.sandbox = self.pool.acquire() if self.pool else self._start_sandbox()
+        if clash := fixed_path_clash(self.task, self.sandbox):
+            self._release()
+            raise ValueError(clash)
         try:
             self.sandbox.put_data(self.task.data_paths())
         except Exception:
@@ -160,7 +163,8 @@ class DSGymEnv(gym.Env[str, str]):
         info = {**self._base_info(), "reset_time": time.monotonic() - t0, "env_id": self.task.env_id,
                 "category": self.task.metadata.get("category"), "task": self.task,
                 "limits": self.config.limits_info, "variant": self.task.metadata.get("variant"),
-                "isolated": self.sandbox.isolated, "data_files": list(self.task.data_files)}
+                "isolated": self.sandbox.isolated, "data_files": list(self.task.data_files),
+                "data_dir": self.sandbox.data_dir, "workdir": self.sandbox.workdir}
         if self.sandbox.enforced:  # which limits hold and how (a bwrap sandbox without a cgroup holds fewer)
             info["sandbox_limits"] = dict(self.sandbox.enforced)
         return prompt, info
@@ -392,6 +396,22 @@ class DSGymEnv(gym.Env[str, str]):
         if self.sandbox is not None:
             sandbox, self.sandbox = self.sandbox, None
             sandbox.close()
+
+
+def fixed_path_clash(task: Task, sandbox: Sandbox) -> str | None:
+    """Why ``task``'s own text cannot be followed in ``sandbox`` (None: it can).
+
+    A prompt naming ``/data/...`` itself (not through the data list, which names the
+    sandbox's own folder) needs a sandbox that serves the data there; the local sandbox
+    keeps it in a temp folder and never writes to the host's ``/data``.
+    """
+    if sandbox.data_dir == "/data":
+        return None
+    if any("/data/" in (text or "") for text in (task.question, task.context, task.guideline)):
+        return (f"task {task.env_id} names files under /data/ in its prompt, which this sandbox serves at "
+                f"{sandbox.data_dir} (the local sandbox has no isolation and never writes to the host's /data): "
+                "use the docker or bwrap sandbox")
+    return None
 
 
 def task_brief(task: Task, data_dir: str, workdir: str, check_how: str) -> list[str]:

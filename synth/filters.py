@@ -20,7 +20,10 @@ def near_duplicates(texts: list[str], threshold: float) -> dict[int, tuple[int, 
     """index -> (index of the earlier question it repeats, similarity) for every similarity >= ``threshold``."""
     if len(texts) < 2:
         return {}
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+    except ImportError as exc:  # an extra: only synth's deduplication needs scikit-learn on the host
+        raise ImportError("dsgym synth's deduplication needs scikit-learn: pip install 'dsgym[synth]'") from exc
 
     try:
         matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True).fit_transform(texts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,36 @@ def test_sandbox_choice_comes_from_the_environment_variable(secret_suite, monkey
         assert env.unwrapped.sandbox.isolated is False
     finally:
         env.close()
+
+
+def test_local_sandbox_refuses_the_oracle_on_solutions_written_for_data(secret_suite):
+    """The reference solution reads /data/numbers.csv: refused clearly, and the host's /data untouched."""
+    from dsgym.agents import OracleAgent
+    from dsgym.episode import play
+
+    had_data = Path("/data").exists()
+    with pytest.warns(NotIsolatedWarning):
+        env = dsgym.make("secret-test/sum-y", sandbox="local", cell_timeout=10)
+        try:
+            record = play(env, OracleAgent())
+        finally:
+            env.close()
+    assert record.status == "error" and not record.turns
+    assert "the reference solution uses /data/..." in record.error
+    assert "docker or bwrap" in record.error
+    assert Path("/data").exists() == had_data
+
+
+def test_local_sandbox_refuses_a_task_whose_prompt_names_data_paths(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("x\n1\n")
+    (tmp_path / "manifest.json").write_text(json.dumps({"suite": "abs-paths", "data_dir": "data", "tasks": [
+        {"id": "t", "question": "Read /data/a.csv: what is x?", "data_files": ["a.csv"], "answer": 1}]}))
+    suite = dsgym.register_suite(tmp_path)
+    with pytest.warns(NotIsolatedWarning):
+        env = dsgym.make(f"{suite.name}/t", sandbox="local")
+        try:
+            with pytest.raises(ValueError, match="names files under /data/ in its prompt"):
+                env.reset()
+        finally:
+            env.close()

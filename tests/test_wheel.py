@@ -72,3 +72,16 @@ def test_wheel_plays_an_episode_in_docker(wheel_venv, docker_image):
                          capture_output=True, text=True, cwd=workdir, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "=== score 1.000 (answer) ===" in run.stdout
+
+
+@pytest.mark.slow
+def test_the_core_install_leaves_the_extras_out_and_names_them(wheel_venv):
+    """scikit-learn/scipy (synth) and ipykernel (local sandbox) are extras; using one without it says which."""
+    bin_dir, workdir = wheel_venv
+    present = subprocess.run([str(bin_dir / "python"), "-c", "import importlib.util as u; print([m for m in "
+                              "('sklearn', 'scipy', 'ipykernel', 'torch') if u.find_spec(m)])"],
+                             capture_output=True, text=True, cwd=workdir, check=True)
+    assert present.stdout.strip() == "[]"
+    run = subprocess.run([str(bin_dir / "dsgym"), "run", "dsgym-tasks-lite/longley-vif-gnp", "--sandbox", "local"],
+                         capture_output=True, text=True, cwd=workdir, timeout=300)
+    assert run.returncode == 2 and "pip install 'dsgym[local]'" in " ".join(run.stderr.split())

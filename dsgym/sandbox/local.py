@@ -47,6 +47,11 @@ class LocalSandbox(Sandbox):
         self.frozen = False
 
     def start(self, timeout: float = 60.0) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("ipykernel") is None:  # an extra: only this sandbox kind runs a kernel here
+            raise SandboxError("the local sandbox runs its kernel in this Python environment, which lacks "
+                               "ipykernel: pip install 'dsgym[local]'")
         conn = self.root / "conn"
         for path in (conn, Path(self.data_dir), Path(self.workdir)):
             path.mkdir(parents=True, exist_ok=True)
