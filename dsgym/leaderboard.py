@@ -45,18 +45,18 @@ def _task_keys(records: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 def load_runs(paths: list[str | os.PathLike[str]], metric: str = "mean", **options: Any) -> Board:
     """Summaries of the run folders in ``paths``, best first, ranked on the tasks all runs share."""
-    from dsgym import report, runner
+    from dsgym import report, run_folder
 
     board = Board([])
     covered: list[tuple[str, set[tuple[str, str]]]] = []
     for path in paths:
-        if not (Path(path) / runner.MANIFEST).is_file():
-            board.skipped.append(f"{path}: not a run folder (no {runner.MANIFEST})")
+        if not (Path(path) / run_folder.MANIFEST).is_file():
+            board.skipped.append(f"{path}: not a run folder (no {run_folder.MANIFEST})")
             continue
         try:
             summary = report.summarize_run(path, **options)
-            _, records, _ = runner.load_run(path)
-        except (runner.RunDirError, KeyError, ValueError) as exc:
+            _, records, _ = run_folder.load_run(path)
+        except (run_folder.RunDirError, KeyError, ValueError) as exc:
             board.skipped.append(f"{path}: {exc}")
             continue
         board.summaries.append(summary)

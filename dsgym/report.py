@@ -338,6 +338,10 @@ def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "",
         notes.append(f"pass@{k} leaves out {len(short)} task(s) with fewer than {k} scored samples")
     if unscored := [t for t in tasks if not t.n]:
         notes.append(f"{len(unscored)} task(s) have no scored episode (all errored)")
+    if degraded := [r for r in records if r.get("degraded")]:
+        shown = "; ".join(f"{r.get('env_id')}: {', '.join(r['degraded'])}" for r in degraded[:3])
+        notes.append(f"{len(degraded)} episode(s) ran degraded, as their agent reported: {shown}"
+                     + (" ..." if len(degraded) > 3 else ""))
     tokens = Counter()
     replies = cached = 0
     for record in records:
@@ -369,7 +373,7 @@ def summarize_run(path: str | os.PathLike[str], only: set[tuple[str, str]] | Non
 
     ``only``: (suite, task id) pairs to keep, e.g. the tasks several runs share (``dsgym leaderboard``).
     """
-    from dsgym.runner import load_run
+    from dsgym.run_folder import load_run
 
     manifest, records, contents = load_run(path)
     if only is not None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dsgym import runner
+from dsgym import episodes, run_folder
 from dsgym.agents.base import Agent
 from dsgym.config import hard_deadline
 from dsgym.episode import EpisodeRecord, now_iso
@@ -172,14 +172,14 @@ def rollouts(run: Run, tasks: list[Task], image_of: dict[str, str]) -> dict[str,
     folder = run.out / ROLLOUTS
     env_options = {"sandbox": run.s.sandbox or os.environ.get("DSGYM_SANDBOX") or "docker",
                    "max_turns": run.s.max_turns, "cell_timeout": run.s.cell_timeout,
-                   "episode_budget": run.s.episode_budget, "artifacts_dir": str(folder / runner.ARTIFACTS)}
+                   "episode_budget": run.s.episode_budget, "artifacts_dir": str(folder / run_folder.ARTIFACTS)}
     make_agent = rollout_agent(run)
     try:
         agent_config = make_agent().config()
     except Exception as exc:  # noqa: BLE001 - a bad --agent or agent option
         raise SynthError(f"the rollout agent {run.s.agent!r} cannot be built: {exc}") from exc
     keys = {t.id: _rollout_key(run, t, agent_config, env_options) for t in tasks}
-    log = runner.episode_log(folder)
+    log = run_folder.episode_log(folder)
     contents = log.open()
     try:
         latest = log.latest(contents.records)
@@ -187,7 +187,7 @@ def rollouts(run: Run, tasks: list[Task], image_of: dict[str, str]) -> dict[str,
         jobs = []
         for task in tasks:
             for sample in range(k):
-                job = runner.Job(task.suite, task.id, sample, task=task, image=image_of[task.metadata["dataset"]])
+                job = episodes.Job(task.suite, task.id, sample, task=task, image=image_of[task.metadata["dataset"]])
                 record = latest.get(job.key)
                 if record is not None and record.get("synth_key") == keys[task.id] and _final(record):
                     by_task[task.id][sample] = record
@@ -221,7 +221,7 @@ def rollouts(run: Run, tasks: list[Task], image_of: dict[str, str]) -> dict[str,
         run.progress("rollout", done_count[0], total)
         if jobs and not run.stop.is_set():
             try:
-                runner.run(jobs, make_agent, concurrency=run.s.concurrency, env_options=env_options,
+                episodes.run(jobs, make_agent, concurrency=run.s.concurrency, env_options=env_options,
                            on_result=on_result, episode_timeout=hard_deadline(run.s.episode_budget), backend=run.ray)
             except Stop:
                 pass
@@ -245,8 +245,8 @@ def _final(record: dict[str, Any]) -> bool:
 def _rollout_manifest(run: Run, folder: Path, tasks: list[Task], agent_config: dict[str, Any],
                       env_options: dict[str, Any]) -> None:
     """A run manifest, so ``dsgym view <out>/rollouts`` shows the rollouts like any eval run."""
-    manifest = runner.read_manifest(folder) if (folder / runner.MANIFEST).exists() else None
-    manifest = manifest or {"format": runner.MANIFEST_FORMAT, "name": f"{run.name}-rollouts",
+    manifest = run_folder.read_manifest(folder) if (folder / run_folder.MANIFEST).exists() else None
+    manifest = manifest or {"format": run_folder.MANIFEST_FORMAT, "name": f"{run.name}-rollouts",
                             "run_id": uuid.uuid4().hex[:12], "created_at": now_iso()}
     suites = sorted({t.suite for t in tasks})
     manifest.update(settings={"targets": suites, "agent": run.s.agent, "samples": run.s.rollouts,
@@ -255,7 +255,7 @@ def _rollout_manifest(run: Run, folder: Path, tasks: list[Task], agent_config: d
                     suites={name: {"tasks": sum(t.suite == name for t in tasks)} for name in suites},
                     status="synthesis rollouts", updated_at=now_iso())
     folder.mkdir(parents=True, exist_ok=True)
-    runner.write_manifest(folder, manifest)
+    run_folder.write_manifest(folder, manifest)
 
 
 def verify_rollouts(run: Run, tasks: list[Task], rollouts: dict[str, dict[int, dict[str, Any]]],

@@ -19,7 +19,7 @@ from typing import Any
 
 from dsgym import registry, report
 from dsgym.figures import FigureLimits
-from dsgym.runner import ARTIFACTS
+from dsgym.run_folder import ARTIFACTS
 from dsgym.view import pages
 from dsgym.view.sources import FilterReport, Run, Source, ViewError, detect
 

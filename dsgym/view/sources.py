@@ -13,7 +13,7 @@ from typing import Any
 
 from dsgym.filter.output import MANIFEST as FILTER_MANIFEST
 from dsgym.filter.output import REPORT_JSONL
-from dsgym.runner import EPISODES, MANIFEST, latest, read_manifest
+from dsgym.run_folder import EPISODES, MANIFEST, latest, read_manifest
 
 
 class ViewError(RuntimeError):
