@@ -20,9 +20,11 @@ most frequent class or class shares, in the sample's format) and checks again,
 so every task ends with a valid file.  What the sandbox runs is the module's
 real source, so the trajectory shows every line of it.
 
-Knobs (constructor keywords, all in ``config()``): ``folds`` (5), ``time_budget``
-(seconds for the model cell, 300; capped at 75% of the env's per-cell limit,
-``cell_timeout`` in ``reset``'s ``info["limits"]``, when ``start`` gets it), ``seed`` (0).
+Knobs (constructor keywords, all in ``config()``): ``folds`` (5), ``seed`` (0).  No wall-clock
+budget: the in-sandbox code does a fixed amount of work for given data (the same submission
+every time); what it cut to stay within it is in ``degraded`` (and so in the episode record
+and the run's summary).  A model cell that outlives the env's ``cell_timeout`` is interrupted
+and the agent falls back to priors, saying so in its answer.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from dsgym.agents.base import Agent, episode_limits
+from dsgym.agents.base import Agent
 from dsgym.predict import metrics
 from dsgym.task import Task
 
@@ -82,24 +84,22 @@ def _jsonable(value: Any) -> Any:
 class AutoMLAgent(Agent):
     name = "automl"
 
-    def __init__(self, folds: int = 5, time_budget: float = 300.0, seed: int = 0, **_ignored: Any) -> None:
+    def __init__(self, folds: int = 5, seed: int = 0, **_ignored: Any) -> None:
         super().__init__()
-        if folds < 2 or time_budget <= 0:
-            raise ValueError("folds must be at least 2 and time_budget positive")
-        self.folds, self.time_budget, self.seed = int(folds), float(time_budget), int(seed)
+        if folds < 2:
+            raise ValueError("folds must be at least 2")
+        self.folds, self.seed = int(folds), int(seed)
         self.stage = "done"
+        self.degraded: list[str] = []
 
     def config(self) -> dict[str, Any]:
-        return {"agent": self.name, "folds": self.folds, "time_budget": self.time_budget, "seed": self.seed}
+        return {"agent": self.name, "folds": self.folds, "seed": self.seed}
 
     def start(self, task: Task, prompt: str, info: dict[str, Any] | None = None) -> None:
         self.reset_usage()
         self.task = task
         self.hints = task_hints(task)
-        cell_timeout = episode_limits(info).get("cell_timeout")
-        self.budget = self.time_budget
-        if cell_timeout:  # leave the cell time for reading data, writing the file and a margin
-            self.budget = max(10.0, min(self.time_budget, 0.75 * float(cell_timeout) - 5))
+        self.degraded = []
         self.stage = "profile" if task.kind == "prediction" else "not_prediction"
         self.kernel_lost = False
         self.fell_back = False
@@ -119,12 +119,11 @@ class AutoMLAgent(Agent):
             if not _marked(observation, PROFILED):
                 return self._fallback("profiling failed")
             self.stage = "check"
-            return self._cell(f"result = fit_and_submit(problem, budget={self.budget:.0f}, folds={self.folds}, "
-                              f"seed={self.seed})")
+            return self._cell(f"result = fit_and_submit(problem, folds={self.folds}, seed={self.seed})")
         if stage == "check":
             if not _marked(observation, RESULT):
                 return self._fallback("the model cell failed")
-            self.summary = _summary(observation)
+            self.summary, self.degraded = _summary(observation)
             self.stage = "verdict"
             return self._cell(self._check_code())
         if stage == "verdict":
@@ -163,6 +162,7 @@ class AutoMLAgent(Agent):
         """A prior-only submission; the helper module is sent again if the kernel lost it."""
         self.fell_back = True
         self.summary = f"fallback (priors only): {why}"
+        self.degraded.append(f"no model: {why}; a prior-only submission")
         self.stage = "fallback_check"
         head = f"# {why}: write a prior-only submission in the sample's format instead\n"
         if self.kernel_lost or why == "profiling failed":
@@ -184,20 +184,24 @@ def _marked(observation: str, marker: str) -> bool:
     return any(line.startswith(marker) for line in observation.splitlines())
 
 
-def _summary(observation: str) -> str:
-    """'gbm, CV rmse 0.1234' from the model cell's AUTOML_RESULT line."""
+def _summary(observation: str) -> tuple[str, list[str]]:
+    """('gbm, CV rmse 0.1234', what the work budget cut) from the model cell's AUTOML_RESULT line."""
     lines = [line for line in observation.splitlines() if line.startswith(RESULT)]
     line = lines[-1][len(RESULT):] if lines else ""
     try:
-        targets = json.loads(line)["targets"]
-    except (ValueError, KeyError, TypeError):
-        return "model trained"
+        result = json.loads(line)
+        targets = result["targets"]
+        degraded = [str(d) for d in result.get("degraded") or []]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "model trained", []
     parts = [f"{column}: {r['model']}, {r['folds']}-fold CV {r['metric']} {r['cv']:.4f}"
              + (f" (threshold {r['threshold']:.3f})" if r.get("threshold") is not None else "")
              for column, r in targets.items()]
     if len(parts) > 3:
         parts = parts[:3] + [f"and {len(parts) - 3} more targets"]
-    return "; ".join(parts)
+    if degraded:
+        parts.append(f"degraded: {'; '.join(degraded)}")
+    return "; ".join(parts), degraded
 
 
 def _checked_ok(observation: str) -> bool:

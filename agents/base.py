@@ -34,6 +34,9 @@ class Agent(ABC):
 
     name = "agent"
     last_reply: ModelReply | None = None
+    # what the agent cut in its last episode to stay within a budget (e.g. the automl baseline's work
+    # budget), in words; copied into the episode record and counted in the run's summary
+    degraded: list[str] = []
 
     def __init__(self) -> None:
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}

@@ -115,6 +115,7 @@ class EpisodeRecord:
     # a seeded task variant ({"seed", "used_seed", "family"}; dsgym.variants), None for the original task
     variant: dict[str, Any] | None = None
     limits: dict[str, Any] = field(default_factory=dict)  # the episode's limits, as reset's info gave them
+    degraded: list[str] = field(default_factory=list)  # what the agent said it cut (Agent.degraded)
     schema: int = SCHEMA
     retryable: bool = field(default=False, repr=False)  # runner bookkeeping, not written
 
@@ -224,9 +225,11 @@ def play(env: gym.Env, agent: Agent, *, seed: int | None = None, task_id: str | 
         suite, guess = spec_kwargs.get("suite", ""), spec_kwargs.get("task_id") or task_id or ""
         record = EpisodeRecord(env_id=f"{suite}/{guess}", task_id=guess, agent=agent.name, suite=suite, seed=seed)
     record.started_at = record.started_at or now_iso()
+    agent.degraded = []  # an agent that does not reset it must not carry the last episode's over
     try:
         _play(env, agent, record, t0, seed, task_id, cancel)
     finally:
+        record.degraded = [str(item) for item in getattr(agent, "degraded", None) or []]
         record.tokens = _usage(agent)
         record.wall_time = time.monotonic() - t0
         record.ended_at = now_iso()
