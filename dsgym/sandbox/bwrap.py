@@ -269,6 +269,7 @@ class BwrapSandbox(Sandbox):
         self.root: Path | None = None
         self.cgroup: Cgroup | None = None
         self.enforced: dict[str, str] = {}
+        self._nproc = self.limits.pids  # RLIMIT_NPROC when no cgroup limits pids
         self._closed = False
         self._frozen = False
         self._lock = threading.Lock()
@@ -288,6 +289,9 @@ class BwrapSandbox(Sandbox):
         _live.add(self)
         try:
             self.cgroup = Cgroup(f"{PREFIX}{os.getpid()}-{self.root.name[len(PREFIX):]}", self.limits, uid)
+            # RLIMIT_NPROC caps the sandbox's own tasks and also all tasks of the host uid: allow the pids
+            # limit on top of what that uid runs already (this process's threads, other sandboxes)
+            self._nproc = self.limits.pids + (0 if self.cgroup.has("pids") else _tasks_of(uid))
             self.enforced = self._limits_enforced()
             self._launch(binary, tree, timeout)
         except BaseException:
@@ -359,7 +363,7 @@ class BwrapSandbox(Sandbox):
         if not self.cgroup.has("memory"):
             rlimits += f"ulimit -v {_parse_bytes(limits.memory) // 1024} && "
         if not self.cgroup.has("pids"):
-            rlimits += f"ulimit -p {limits.pids} && "
+            rlimits += f"ulimit -p {self._nproc} && "
         return ["sh", "-c", join + rlimits + 'exec "$@"', "sh", *self.cgroup.procs_files(), "--", *argv]
 
     def _limits_enforced(self) -> dict[str, str]:
@@ -370,7 +374,9 @@ class BwrapSandbox(Sandbox):
         memory = [text for file, text in cgroup.enforced.items() if file.startswith("memory")]
         found["memory"] = "; ".join(memory) if memory else f"RLIMIT_AS={limits.memory} per process (no cgroup)"
         pids = [text for file, text in cgroup.enforced.items() if file.startswith("pids")]
-        found["pids"] = pids[0] if pids else f"RLIMIT_NPROC={limits.pids} in the sandbox's user namespace"
+        found["pids"] = pids[0] if pids else (
+            f"RLIMIT_NPROC={self._nproc}: {limits.pids} tasks on top of the {self._nproc - limits.pids} the host "
+            "user ran at start (the kernel counts all of that user's tasks, every sandbox's included)")
         cpus = [text for file, text in cgroup.enforced.items() if file.startswith("cpu")]
         found["cpus"] = "; ".join(cpus) if cpus else "not limited (no writable cgroup)"
         frozen = "freezer" in cgroup.folders or cgroup.has("cgroup.freeze")
@@ -583,6 +589,19 @@ def _sweep() -> None:
             pass
     for folder in stale:
         _rmdir(folder)
+
+
+def _tasks_of(uid: int) -> int:
+    """How many tasks (threads) processes of ``uid`` have on this host."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    total += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                continue
+    return total
 
 
 def _alive(pid: int) -> bool:

@@ -141,6 +141,7 @@ def kill_from_outside(sandbox, signal: str = "SIGKILL") -> None:
         import signal as signals
 
         sandbox.proc.send_signal(getattr(signals, signal))
+        sandbox.proc.wait(timeout=10)  # like `docker kill`: over when the call returns
 
 
 def sandbox_gone(sandbox) -> bool:

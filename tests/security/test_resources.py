@@ -21,7 +21,7 @@ def test_memory_blowup_kills_only_the_kernel(make_env):
     env = make_env("secret-test/sum-y", cell_timeout=60, limits=Limits(memory="256m"))
     env.reset(seed=0)
     sandbox = env.unwrapped.sandbox
-    if not is_docker(sandbox) and "cgroup" not in sandbox.enforced["memory"]:
+    if not is_docker(sandbox) and not sandbox.enforced["memory"].startswith("cgroup"):
         kind_cannot("bwrap", ("bwrap",), "without a writable cgroup bwrap limits memory by RLIMIT_AS per "
                     "process: an allocation past it fails with MemoryError instead of an OOM kill")
     obs, *_ = env.step(python("before = 'still here'\nprint(before)"))
@@ -111,7 +111,7 @@ def test_fork_bomb_is_contained_by_the_pids_limit(make_env):
         assert seen["limit"] == str(pids), seen
     else:  # bwrap: the limit as the host set it (a cgroup's pids.max, else RLIMIT_NPROC)
         assert seen["limit"] is None and (f"pids.max={pids}" in sandbox.enforced["pids"]
-                                          or f"RLIMIT_NPROC={pids}" in sandbox.enforced["pids"]), sandbox.enforced
+                                          or f": {pids} tasks on top of" in sandbox.enforced["pids"]), sandbox.enforced
     assert seen["peak"] <= pids, f"the fork bomb went past the pids limit: {seen}"
     assert seen["peak"] >= pids - 8, f"the fork bomb never got near the limit, so it proved nothing: {seen}"
     assert seen["after"] <= seen["idle"] + 2, f"bomb processes survived killpg: {seen}"
@@ -143,7 +143,7 @@ def test_cpu_spin_in_threads_and_subprocesses_is_capped(make_env):
     if is_docker(sandbox):
         container.reload()
         assert container.attrs["HostConfig"]["NanoCpus"] == 1_000_000_000
-    elif "cpuacct" not in container.cgroup.folders or "cgroup" not in container.enforced["cpus"]:
+    elif "cpuacct" not in container.cgroup.folders or not container.enforced["cpus"].startswith("cgroup"):
         kind_cannot("bwrap", ("bwrap",), "without a writable cgroup (an ordinary user on cgroup v1, or no "
                     "delegated v2 folder) nothing limits a bwrap sandbox's CPU share")
     spin = (
