@@ -10,7 +10,9 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_apt=()
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
-command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)  # base image as root (last resort)
+command -v mmdebstrap >/dev/null 2>&1 || need_apt+=(mmdebstrap)  # base image without root (tests/test_nonroot.py)
+command -v newuidmap >/dev/null 2>&1 || need_apt+=(uidmap)  # mmdebstrap --mode=unshare maps subordinate ids
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)  # the bwrap sandbox kind
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the viewer tests drive a headless browser
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
@@ -106,5 +108,6 @@ if ! docker compose version >/dev/null 2>&1; then
   rm -rf "$tmp"
 fi
 
-say "sandbox image"
-.venv/bin/dsgym sandbox build
+say "sandbox images"
+.venv/bin/dsgym sandbox build  # default and bio, what the quick start needs
+.venv/bin/dsgym sandbox build --image predict  # users get it on first need; the tests use it now
