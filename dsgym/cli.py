@@ -131,12 +131,15 @@ def fail(message: str, code: int = 2) -> None:
 
 @sandbox_app.command("build")
 def sandbox_build(
-    image: Optional[list[str]] = typer.Option(None, "--image", help="Image(s) to build, e.g. default, bio "
-                                              "(default: every image under sandboxes/)."),
+    image: Optional[list[str]] = typer.Option(None, "--image", help="Image(s) to build, e.g. default, bio, predict "
+                                              "(default: all but predict, which is built when a suite first "
+                                              "needs it)."),
     base_image: Optional[str] = typer.Option(None, help="Build FROM this image (e.g. python:3.11-slim) "
-                                             "instead of a debootstrap base."),
-    mirror: Optional[str] = typer.Option(None, help="Debian mirror URI (default: from /etc/apt sources)."),
-    debian_suite: Optional[str] = typer.Option(None, help="Debian release for debootstrap (default: the host's)."),
+                                             "instead of making a base (registry, mmdebstrap, debootstrap)."),
+    mirror: Optional[str] = typer.Option(None, help="Debian or Ubuntu archive URI for the base (default: from "
+                                         "/etc/apt sources)."),
+    debian_suite: Optional[str] = typer.Option(None, "--debian-suite", "--suite", help="Debian or Ubuntu release "
+                                               "for the base, e.g. bookworm or noble (default: the host's)."),
     tag: Optional[str] = typer.Option(None, help="Image tag (default: dsgym-sandbox:<content hash>)."),
     force: bool = typer.Option(False, help="Rebuild even if the image exists."),
 ) -> None:
@@ -145,9 +148,13 @@ def sandbox_build(
 
     source = None
     if mirror or debian_suite:
-        host = images.debian_source() if not (mirror and debian_suite) else None
-        source = images.AptSource(mirror or host.uri, debian_suite or host.suite)
-    names = image or images.image_names()
+        try:
+            host = images.debian_source() if not (mirror and debian_suite) else None
+        except images.ImageBuildError as exc:
+            fail(str(exc))
+        source = images.AptSource(mirror or host.uri, debian_suite or host.suite,
+                                  host.components if host else ("main",))
+    names = image or images.default_build()
     if tag and len(names) > 1:
         fail("--tag needs exactly one --image")
     for name in names:
@@ -193,9 +200,13 @@ def sandbox_status() -> None:
     for name in images.image_names():
         tag = images.image_tag(name)
         present = images.image_exists(client, tag)
+        if name in images.ON_DEMAND and not present:
+            console.print(f"image {name}: {tag} not built (built when a suite first needs it, or by "
+                          f"`dsgym sandbox build --image {name}`)", **PLAIN)
+            continue
         built = built and present
         console.print(f"image {name}: {tag} " + ("[green]built[/green]" if present else
-                                                 "[red]missing: run `dsgym sandbox build`[/red]"))
+                                                 f"[red]missing: run `dsgym sandbox build --image {name}`[/red]"))
     containers = docker_sandbox.list_containers()
     console.print(f"containers: {len(containers)} labelled dsgym container(s)")
     now = time.time()
@@ -403,6 +414,8 @@ def run_one(
         env = dsgym.make(env_id, **_env_options(sandbox, max_turns, cell_timeout, episode_budget))
     except (dsgym.UnknownEnvError, ValueError) as exc:
         fail(str(exc))
+    if (sandbox or os.environ.get("DSGYM_SANDBOX") or "docker") == "docker":
+        _build_on_demand(dsgym.get_suite(env_id.split("/")[0]).image)
     shutdown.reap(lambda line: err.print(line, **PLAIN), sandbox)
     try:
         record = play(env, player, seed=seed)
@@ -419,6 +432,17 @@ def run_one(
 
 
 PLAIN = {"highlight": False, "markup": False, "soft_wrap": True}  # plain text, never wrapped
+
+
+def _build_on_demand(name: str) -> None:
+    """An image built on a suite's first need (predict), saying so; the others fail at start as before."""
+    from dsgym.sandbox.base import SandboxError
+    from dsgym.sandbox.images import ImageBuildError, build_on_demand, image_tag
+
+    try:
+        build_on_demand({name: image_tag(name)}, lambda line: err.print(line, **PLAIN))
+    except (ImageBuildError, SandboxError) as exc:
+        fail(str(exc))
 
 
 def _print_table(table: Table) -> None:

@@ -6,6 +6,7 @@ outside world stops them at once with what to do, instead of failing every episo
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from dsgym.llm import LLMError
@@ -22,12 +23,20 @@ class PreflightError(RuntimeError):
 
 def check(images: dict[str | None, str], *, sandbox: str, ray: RayBackend | None = None,
           client: LLMClient | None = None) -> None:
-    """``images`` maps image names (None for a tag given by hand) to tags; only the docker sandbox needs them."""
+    """``images`` maps image names (None for a tag given by hand) to tags; only the docker sandbox needs them.
+
+    A missing on-demand image (``predict``) is built here, with a message, instead of failing.
+    """
     try:
         if sandbox == "docker":
             if ray is None:
                 from dsgym.sandbox.docker import require_images
+                from dsgym.sandbox.images import ImageBuildError, build_on_demand
 
+                try:
+                    build_on_demand(images, lambda line: print(line, file=sys.stderr, flush=True))
+                except ImageBuildError as exc:
+                    raise PreflightError(f"building a sandbox image failed: {exc}") from exc
                 require_images(images)
             else:
                 from dsgym.ray_backend import check_nodes

@@ -1,7 +1,10 @@
-"""Building the sandbox image without Docker Hub.
+"""Building the sandbox images, with or without Docker Hub, as root or not.
 
-The base is a Debian root filesystem made with ``debootstrap`` from the mirror
-in the host's apt sources and imported with ``docker import``; Python packages
+The base image, first of these that works (``base_builders``): a slim Python image
+pulled from a registry (``SLIM_BASE``) when one is reachable; else a root filesystem
+of the host's own distribution (Debian or Ubuntu, the archive and release read from the
+host's apt sources) made by ``mmdebstrap --mode=unshare`` without root and streamed
+into ``docker import``; else ``debootstrap`` as root.  Python packages
 come from a wheelhouse downloaded on the host for the base image's exact Python
 and libc, then installed in the build with ``--no-index``.  Every step is
 cached: an existing base image, downloaded wheels and Docker's layer cache are
@@ -19,7 +22,9 @@ so code in the sandbox (the automl agent's validation) scores as the grader does
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -37,10 +42,15 @@ import docker
 from dsgym.sandbox.base import link_or_copy
 
 IMAGE_REPO = "dsgym-sandbox"
+# The images ``dsgym sandbox build`` makes by default (the quick start's suites); the others are built
+# by ``--image NAME`` or when a suite first needs them (``ensure_images``).
+ON_DEMAND = ("predict",)
+# A registry's slim Python image: the first choice of base where a registry is reachable.
+SLIM_BASE = "python:3.11-slim"
 # What debootstrap's minbase gets on top: Python, TLS roots, useradd, and the
 # OpenMP runtime (libgomp.so.1) that LightGBM's wheel links against.
 BASE_PACKAGES = ["python3", "python3-venv", "ca-certificates", "passwd", "libgomp1"]
-BASE_REPO = "dsgym-base"
+BASE_REPO = "dsgym-base"  # $DSGYM_BASE_REPO names another (a test's throwaway base leaves the shared one)
 # The submission checker's path in the build context (the Dockerfile COPYs it from there).
 CHECK_SUBMISSION = "sandboxes/check_submission.py"
 # dsgym's metrics, importable in the kernel as ``dsgym_metrics`` (the Dockerfile installs it from there).
@@ -113,7 +123,12 @@ def _metrics_module() -> bytes:
 def base_image_tag(suite: str) -> str:
     """``dsgym-base:<suite>-<hash of BASE_PACKAGES>``: a changed package list names a new base."""
     digest = hashlib.sha256("\n".join(BASE_PACKAGES).encode()).hexdigest()[:8]
-    return f"{BASE_REPO}:{suite}-{digest}"
+    return f"{os.environ.get('DSGYM_BASE_REPO') or BASE_REPO}:{suite}-{digest}"
+
+
+def default_build() -> list[str]:
+    """The images ``dsgym sandbox build`` makes without ``--image``: all but the on-demand ones."""
+    return [name for name in image_names() if name not in ON_DEMAND]
 
 
 def image_tag(name: str = "default") -> str:
@@ -139,11 +154,13 @@ def cache_dir() -> Path:
 class AptSource:
     uri: str
     suite: str
+    components: tuple[str, ...] = ("main",)
 
 
 def debian_source(sources_dir: Path = Path("/etc/apt")) -> AptSource:
-    """The host's Debian archive (not security, updates or third-party repositories)."""
-    entries: list[tuple[str, str]] = []
+    """The host's Debian or Ubuntu archive and release (not security, updates, backports or third-party
+    repositories), from ``sources.list`` (one-line form) and ``sources.list.d/*.sources`` (deb822)."""
+    entries: list[tuple[str, str, tuple[str, ...]]] = []
     files = [sources_dir / "sources.list", *sorted((sources_dir / "sources.list.d").glob("*"))]
     for file in files:
         if not file.is_file():
@@ -158,33 +175,83 @@ def debian_source(sources_dir: Path = Path("/etc/apt")) -> AptSource:
                         fields[key.strip().lower()] = value.strip()
                 enabled = fields.get("enabled", "yes").lower() != "no"
                 if "deb" in fields.get("types", "").split() and enabled:
+                    components = tuple(fields.get("components", "main").split())
                     for uri in fields.get("uris", "").split():
                         for suite in fields.get("suites", "").split():
-                            entries.append((uri, suite))
+                            entries.append((uri, suite, components))
         elif file.suffix == ".list":
             for line in text.splitlines():
                 parts = re.sub(r"\[[^]]*\]", "", line).split()
                 if len(parts) >= 3 and parts[0] == "deb":
-                    entries.append((parts[1], parts[2]))
-    for uri, suite in entries:
-        if uri.rstrip("/").endswith("/debian") and re.fullmatch(r"[a-z]+", suite):
-            return AptSource(uri.rstrip("/"), suite)
+                    entries.append((parts[1], parts[2], tuple(parts[3:]) or ("main",)))
+    for uri, suite, components in entries:  # a release itself (bookworm, noble), not bookworm-updates
+        if re.search(r"/(debian|ubuntu|ubuntu-ports)$", uri.rstrip("/")) and re.fullmatch(r"[a-z]+", suite):
+            return AptSource(uri.rstrip("/"), suite, components)
     raise ImageBuildError(
-        f"no Debian archive found in {sources_dir}/sources.list*; pass --mirror and --suite"
+        f"no Debian or Ubuntu archive found in {sources_dir}/sources.list*; pass --mirror and --debian-suite "
+        "(or --base-image IMAGE)"
     )
 
 
-def build_base(client: docker.DockerClient, tag: str, source: AptSource, log: Log) -> None:
-    """debootstrap a minimal Debian with ``BASE_PACKAGES`` and import it as ``tag``."""
+def _import(client: docker.DockerClient, tag: str, tar_stream, log: Log) -> None:
+    repo, _, version = tag.partition(":")
+    log(f"docker import -> {tag}")
+    client.api.import_image_from_stream(tar_stream, repository=repo, tag=version or "latest")
+
+
+def pull_slim(client: docker.DockerClient, tag: str, log: Log) -> None:
+    """The registry's slim Python image plus the OpenMP runtime LightGBM needs (fails fast without a registry)."""
+    log(f"pulling {SLIM_BASE}")
+    try:
+        client.images.pull(SLIM_BASE)
+    except docker.errors.APIError as exc:
+        raise ImageBuildError(f"cannot pull {SLIM_BASE}: {exc.explanation or exc}") from exc
+    dockerfile = (f"FROM {SLIM_BASE}\nRUN apt-get update && apt-get install -y --no-install-recommends libgomp1 "
+                  "&& rm -rf /var/lib/apt/lists/*\n")
+    log(f"docker build -> {tag} (FROM {SLIM_BASE}, with libgomp1)")
+    for chunk in client.api.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, decode=True):
+        if "error" in chunk:
+            raise ImageBuildError(f"building the base on {SLIM_BASE} failed: {chunk['error'].strip()}")
+
+
+def mmdebstrap_base(client: docker.DockerClient, tag: str, source: AptSource, log: Log) -> None:
+    """A root filesystem of the host's distribution, made without root, streamed into ``docker import``."""
+    if not shutil.which("mmdebstrap"):
+        raise ImageBuildError("mmdebstrap is not installed (apt-get install mmdebstrap uidmap)")
+    mode = "root" if os.geteuid() == 0 else "unshare"
+    cmd = ["mmdebstrap", f"--mode={mode}", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+           f"--components={','.join(source.components)}", "--format=tar",
+           "--customize-hook=rm -rf $1/var/cache/apt/archives/* $1/var/lib/apt/lists/*",
+           source.suite, "-", source.uri]
+    log(f"mmdebstrap --mode={mode} {source.suite} from {source.uri} (a minute or two)")
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        try:
+            _import(client, tag, proc.stdout, log)
+        finally:
+            proc.stdout.close()
+            code = proc.wait()
+        if code != 0:
+            errors.seek(0)
+            with contextlib.suppress(docker.errors.APIError):  # a half-streamed rootfs is no base
+                client.images.remove(tag, force=True)
+            raise ImageBuildError(f"mmdebstrap failed (exit {code}):\n{errors.read().decode(errors='replace')[-3000:]}"
+                                  + ("\nunprivileged user namespaces may be off: see "
+                                     "/proc/sys/kernel/unprivileged_userns_clone and /etc/subuid" if mode == "unshare"
+                                     else ""))
+
+
+def debootstrap_base(client: docker.DockerClient, tag: str, source: AptSource, log: Log) -> None:
+    """debootstrap a minimal system with ``BASE_PACKAGES`` and import it as ``tag`` (root only)."""
     if os.geteuid() != 0:
-        raise ImageBuildError("debootstrap needs root; run as root or pass --base-image IMAGE")
+        raise ImageBuildError("debootstrap needs root")
     if not shutil.which("debootstrap"):
         raise ImageBuildError("debootstrap is not installed (apt-get install -y debootstrap)")
     with tempfile.TemporaryDirectory(prefix="dsgym-rootfs-", dir=cache_dir()) as tmp:
         rootfs = Path(tmp) / "rootfs"
         log(f"debootstrap {source.suite} from {source.uri} (about a minute)")
         cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-               source.suite, str(rootfs), source.uri]
+               f"--components={','.join(source.components)}", source.suite, str(rootfs), source.uri]
         run = subprocess.run(cmd, capture_output=True, text=True)
         if run.returncode != 0:
             raise ImageBuildError(f"debootstrap failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
@@ -195,9 +262,31 @@ def build_base(client: docker.DockerClient, tag: str, source: AptSource, log: Lo
         tarball = Path(tmp) / "rootfs.tar"
         subprocess.run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."],
                        check=True)
-        repo, _, version = tag.partition(":")
-        log(f"docker import -> {tag}")
-        client.api.import_image_from_file(str(tarball), repository=repo, tag=version or "latest")
+        with open(tarball, "rb") as stream:
+            _import(client, tag, stream, log)
+
+
+def base_builders(source: AptSource | None) -> list[tuple[str, Callable[..., None]]]:
+    """The ways to make a base, in the order tried: registry, mmdebstrap (no root), debootstrap (root)."""
+    ways: list[tuple[str, Callable[..., None]]] = [("registry", pull_slim)]
+    if source is not None:
+        ways += [("mmdebstrap", lambda c, t, log: mmdebstrap_base(c, t, source, log)),
+                 ("debootstrap", lambda c, t, log: debootstrap_base(c, t, source, log))]
+    return ways
+
+
+def build_base(client: docker.DockerClient, tag: str, source: AptSource | None, log: Log) -> None:
+    """Make base ``tag`` the first way that works."""
+    failures = []
+    for way, make in base_builders(source):
+        try:
+            make(client, tag, log)
+            return
+        except ImageBuildError as exc:
+            log(f"base by {way}: {exc}".splitlines()[0])
+            failures.append(f"{way}: {exc}")
+    raise ImageBuildError("no way to make a base image worked:\n  " + "\n  ".join(failures)
+                          + "\nfix one of them, or pass --base-image IMAGE")
 
 
 @dataclass(frozen=True)
@@ -242,6 +331,28 @@ def build_wheelhouse(name: str, requirements: Path, target: PythonTarget, log: L
     return dest
 
 
+def build_on_demand(tags: dict[str | None, str], log: Log) -> list[str]:
+    """Build the on-demand images (``ON_DEMAND``) among ``tags`` that a suite needs and are missing, saying so.
+
+    ``tags`` maps image names to the tags a command will use; a tag given by hand is never built.
+    Returns the tags built.
+    """
+    wanted = {name: tag for name, tag in tags.items() if name in ON_DEMAND and tag == image_tag(name)}
+    if not wanted:
+        return []
+    from dsgym.sandbox.docker import client as docker_client
+
+    client = docker_client()  # an unreachable daemon: SandboxError, saying so
+    built = []
+    for name, tag in wanted.items():
+        if image_exists(client, tag):
+            continue
+        log(f"building the {name} sandbox image {tag}: a suite needs it and it is built on first use (several "
+            f"minutes, once; `dsgym sandbox build --image {name}` builds it ahead of time)")
+        built.append(build(name, log=log))
+    return built
+
+
 def image_exists(client: docker.DockerClient, tag: str) -> bool:
     try:
         client.images.get(tag)
@@ -259,7 +370,10 @@ def build(
     force: bool = False,
     log: Log = print,
 ) -> str:
-    """Build (or reuse) sandbox image ``name`` and return its tag."""
+    """Build (or reuse) sandbox image ``name`` and return its tag.
+
+    Without ``base_image``, the base is ``dsgym-base:<release>-<hash>`` made by ``build_base``.
+    """
     client = docker.from_env()
     files = sandbox_files(name)
     tag = tag or image_tag(name)
@@ -267,8 +381,12 @@ def build(
         log(f"{tag} is up to date")
         return tag
     if base_image is None:
-        source = source or debian_source()
-        base_image = base_image_tag(source.suite)
+        if source is None:
+            try:
+                source = debian_source()
+            except ImageBuildError as exc:  # not Debian or Ubuntu: a registry may still serve a base
+                log(str(exc))
+        base_image = base_image_tag(source.suite if source else "slim")
         if force or not image_exists(client, base_image):
             build_base(client, base_image, source, log)
         else:
