@@ -355,7 +355,7 @@ def _env_options(sandbox: Optional[str], max_turns: int, cell_timeout: float, ep
             "episode_budget": episode_budget}
 
 
-SandboxOpt = typer.Option(None, help="docker (default) or local (NOT isolated); env DSGYM_SANDBOX.")
+SandboxOpt = typer.Option(None, help="docker (default), bwrap (bubblewrap: no daemon or root needed) or local (NOT isolated); env DSGYM_SANDBOX.")
 TurnsOpt = typer.Option(DEFAULTS.max_turns, help="Turns per episode.")
 CellOpt = typer.Option(DEFAULTS.cell_timeout, help="Seconds one code cell may run before the kernel is interrupted.")
 BudgetOpt = typer.Option(DEFAULTS.episode_budget, help="Wall-clock seconds for a whole episode.")
@@ -566,7 +566,7 @@ def evaluate(
                                     "--concurrency at once even beyond the host's cores."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder for episodes.jsonl and "
                                        "manifest.json (default: runs/<agent>-<time>). Rerun into it to resume."),
-    sandbox: Optional[str] = typer.Option(None, help="docker (default) or local (NOT isolated); env DSGYM_SANDBOX."),
+    sandbox: Optional[str] = typer.Option(None, help="docker (default), bwrap (bubblewrap: no daemon or root needed) or local (NOT isolated); env DSGYM_SANDBOX."),
     max_turns: Optional[int] = typer.Option(None, help=f"Turns per episode (default {DEFAULTS.max_turns})."),
     cell_timeout: Optional[float] = typer.Option(None, help="Seconds one code cell may run "
                                                  f"(default {DEFAULTS.cell_timeout:g})."),
