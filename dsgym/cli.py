@@ -436,12 +436,11 @@ PLAIN = {"highlight": False, "markup": False, "soft_wrap": True}  # plain text, 
 
 def _build_on_demand(name: str) -> None:
     """An image built on a suite's first need (predict), saying so; the others fail at start as before."""
-    from dsgym.sandbox.base import SandboxError
     from dsgym.sandbox.images import ImageBuildError, build_on_demand, image_tag
 
     try:
         build_on_demand({name: image_tag(name)}, lambda line: err.print(line, **PLAIN))
-    except (ImageBuildError, SandboxError) as exc:
+    except ImageBuildError as exc:
         fail(str(exc))
 
 

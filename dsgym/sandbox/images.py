@@ -340,9 +340,10 @@ def build_on_demand(tags: dict[str | None, str], log: Log) -> list[str]:
     wanted = {name: tag for name, tag in tags.items() if name in ON_DEMAND and tag == image_tag(name)}
     if not wanted:
         return []
-    from dsgym.sandbox.docker import client as docker_client
-
-    client = docker_client()  # an unreachable daemon: SandboxError, saying so
+    try:
+        client = docker.from_env()
+    except docker.errors.DockerException as exc:
+        raise ImageBuildError(f"cannot reach the Docker daemon ({exc}) to build the {', '.join(wanted)} image") from exc
     built = []
     for name, tag in wanted.items():
         if image_exists(client, tag):
