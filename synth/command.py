@@ -35,6 +35,8 @@ def synth_command(
     api_key: Optional[str] = typer.Option(None, help="API key (default $OPENAI_API_KEY).", show_default=False),
     questions: int = typer.Option(5, help="Questions asked per dataset."),
     rollouts: int = typer.Option(3, "--rollouts", "-k", help="Rollouts of the agent per question."),
+    variants: int = typer.Option(0, "--variants", help="Also ask every question over this many seeded variants "
+                                                       "of its data, each rolled out and verified on its own."),
     agent: str = typer.Option("react", help="Rollout scaffold: react or codeact (or module:Class)."),
     agent_arg: Optional[list[str]] = typer.Option(None, "--agent-arg", help="key=value (JSON value) passed to the "
                                                                             "agent, e.g. seed=0; repeatable."),
@@ -92,7 +94,7 @@ def synth_command(
             kwargs[key] = value
     settings = SynthSettings(
         sources=list(sources), model=model or os.environ.get("DSGYM_MODEL"),
-        base_url=base_url or os.environ.get("DSGYM_BASE_URL"), api_key=api_key, questions=questions,
+        base_url=base_url or os.environ.get("DSGYM_BASE_URL"), api_key=api_key, questions=questions, variants=variants,
         generate_temperature=generate_temperature, agent=agent, agent_kwargs=kwargs, rollouts=rollouts,
         rollout_temperature=temperature, max_turns=max_turns, cell_timeout=cell_timeout, agreement=agreement,
         probe=probe, probe_samples=probe_samples, probe_threshold=probe_threshold, dedup_threshold=dedup_threshold,

@@ -102,6 +102,8 @@ def write_suite(tasks: list[tuple[Task, Any, dict[str, Any]]], out: Path, name: 
         entries = []
         for task, reference, extra in tasks:
             dataset = task.metadata["dataset"]
+            if variant := task.metadata.get("data_variant"):  # a variant's data beside the original's
+                dataset = f"{dataset}.v{variant['seed']}"
             files = []
             for rel, src in task.data_paths().items():
                 target = staging / "data" / dataset / rel

@@ -36,7 +36,7 @@ from typing import Any
 
 from dsgym.runlog import atomic_write, locked
 from dsgym.episode import now_iso
-from dsgym.synth import export, filters, stages, verify
+from dsgym.synth import export, filters, stages, variants, verify
 from dsgym.synth.report import StageStats, card, write_report
 from dsgym.synth.run import Progress, Run, preflight
 from dsgym.synth.settings import SynthError, SynthSettings
@@ -44,7 +44,7 @@ from dsgym.synth.sources import discover
 from dsgym.task import Task
 
 TASKS = "tasks.jsonl"
-STAGES = ("profile", "generate", "dedup", "rollout", "verify", "consensus", "shortcut", "difficulty", "export")
+STAGES = ("profile", "generate", "dedup", "variants", "rollout", "verify", "consensus", "shortcut", "difficulty", "export")
 
 
 @dataclass
@@ -97,6 +97,10 @@ def _synthesize(run: Run) -> SynthResult:
     candidates = _timed(run, "generate", lambda: stages.questions(run, datasets, profiles))
     decisions: dict[str, dict[str, Any]] = {}
     tasks = stages.dedup(run, candidates, decisions)
+    refused: dict[str, str] = {}
+    if s.variants:
+        tasks, refused = variants.expand(run, tasks, datasets, image_of)
+        candidates = candidates + [t for t in tasks if variants.VARIANT in t.metadata]
     rollouts = _timed(run, "rollout", lambda: stages.rollouts(run, tasks, image_of))
     verdicts = _timed(run, "verify", lambda: stages.verify_rollouts(run, tasks, rollouts, image_of))
 
@@ -158,11 +162,13 @@ def _synthesize(run: Run) -> SynthResult:
     t0 = time.monotonic()
     exported = run.stage("export", "examples")
     rows = []
+    examples: dict[str, int] = {}
     agent = stages.rollout_agent(run)() if kept else None
     for task in kept:
         samples = outcome[task.id]["samples"]
         for sample in samples:
             rows.append(export.sft_row(task, rollouts[task.id][sample], task.answer, agent, s.observation_role))
+        examples[task.id] = len(samples)
         decisions[task.id] = stages.decision(task, "kept", "export", outcome[task.id]["reason"], answer=task.answer,
                                        examples=len(samples), verdicts=list(verdicts[task.id].values()))
     exported.input = len(kept)
@@ -172,7 +178,8 @@ def _synthesize(run: Run) -> SynthResult:
     suite_dirs = _export_suites(run, kept, outcome, image_of) if s.export_suite else []
     exported.seconds = time.monotonic() - t0
     _write_tasks(run, candidates, decisions)
-    write_report(run, started, len(kept), len(rows), pending)
+    summary = variants.summary(tasks, kept, examples, refused, s.variants) if s.variants else None
+    write_report(run, started, len(kept), len(rows), pending, summary)
     return SynthResult(run.out, run.stages, len(kept), len(rows), pending, run.budget.to_dict(), run.stopped_by,
                        sft_dir, suite_dirs)
 
@@ -192,5 +199,8 @@ def _export_suites(run: Run, kept: list[Task], outcome: dict[str, dict[str, Any]
 
 
 def _write_tasks(run: Run, candidates: list[Task], decisions: dict[str, dict[str, Any]]) -> None:
-    lines = [json.dumps(decisions[t.id], ensure_ascii=False, default=str) for t in candidates if t.id in decisions]
+    lines = [json.dumps({**decisions[t.id], **({"variant": t.metadata[variants.VARIANT],
+                                                "original": t.metadata["original"]}
+                                               if variants.VARIANT in t.metadata else {})},
+                        ensure_ascii=False, default=str) for t in candidates if t.id in decisions]
     atomic_write(run.out / TASKS, ("\n".join(lines) + "\n" if lines else "").encode())

@@ -40,10 +40,13 @@ def stage_rows(run: Run) -> list[dict[str, Any]]:
             for name, st in run.stages.items()]
 
 
-def write_report(run: Run, started: str, kept: int, examples: int, pending: int) -> None:
+def write_report(run: Run, started: str, kept: int, examples: int, pending: int,
+                 variants: dict[str, Any] | None = None) -> None:
     report = {"name": run.name, "started_at": started, "ended_at": now_iso(), "settings": run.s.public(),
               "stages": stage_rows(run), "kept_tasks": kept, "examples": examples, "pending_tasks": pending,
               "budget": run.budget.to_dict(), "stopped_by": run.stopped_by}
+    if variants is not None:
+        report["variants"] = variants
     atomic_write(run.out / REPORT, (json.dumps(report, indent=2, default=str) + "\n").encode())
     atomic_write(run.out / "synth-report.md", ("\n".join(report_lines(report)) + "\n").encode())
 
@@ -53,8 +56,14 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"# Synthesis run {report['name']}", "",
              f"{report['kept_tasks']} tasks kept, {report['examples']} SFT examples, "
              f"{report['pending_tasks']} tasks pending" + (f" (stopped: {report['stopped_by']})"
-                                                           if report.get("stopped_by") else ""), "",
-             "| stage | unit | in | out | dropped | pending | reused | seconds |",
+                                                           if report.get("stopped_by") else ""), ""]
+    if variants := report.get("variants"):
+        lines += [f"Originals / variants ({variants['per_question']} per question): " + ", ".join(
+            f"{part} {variants[part]['originals']} / {variants[part]['variants']}"
+            for part in ("candidates", "kept", "examples")), ""]
+        lines += [f"- no variants of {name}: {why}" for name, why in variants["datasets_without_variants"].items()]
+        lines += [""] if variants["datasets_without_variants"] else []
+    lines += ["| stage | unit | in | out | dropped | pending | reused | seconds |",
              "|---|---|---:|---:|---|---:|---:|---:|"]
     for row in report["stages"]:
         dropped = "; ".join(f"{reason}: {count}" for reason, count in row["dropped"].items()) or "-"

@@ -22,6 +22,7 @@ class SynthSettings:
     base_url: str | None = None
     api_key: str | None = None
     questions: int = 5
+    variants: int = 0  # each question also over this many seeded variants of its data (dsgym.synth.variants)
     generate_temperature: float = 0.7
     agent: str = "react"
     agent_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -67,6 +68,8 @@ class SynthSettings:
             raise SynthError("need 0 <= agreement < 1, 0 < probe_threshold <= 1, 0 < dedup_threshold <= 1")
         if self.observation_role not in export.OBSERVATION_ROLES:
             raise SynthError(f"observation_role must be one of {', '.join(export.OBSERVATION_ROLES)}")
+        if self.variants < 0:
+            raise SynthError("variants must be >= 0")
         if self.max_tasks is not None and self.max_tasks < 0:
             raise SynthError("max_tasks must be >= 0")
         if self.backend not in ("local", "ray"):

@@ -9,10 +9,11 @@ image: a suite's own, else ``bio`` when it holds ``.h5ad`` files, else ``default
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dsgym import registry
+from dsgym.task import Task, VariantSpec
 
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".h5ad", ".json", ".jsonl", ".xlsx")
 MAX_FILES = 200  # per dataset: a folder of thousands of images is described, not profiled file by file
@@ -31,6 +32,7 @@ class Dataset:
     root: Path
     files: tuple[str, ...]
     image: str = "default"
+    variant: VariantSpec | None = None  # the family its suite declares for tasks on these files (``--variants``)
 
     def paths(self) -> dict[str, Path]:
         return {rel: self.root / rel for rel in self.files}
@@ -80,14 +82,28 @@ def from_suite(name: str) -> list[Dataset]:
     """Each distinct set of data files among the suite's tasks (hidden labels never count)."""
     suite = registry.get_suite(name)
     seen: dict[tuple[str, ...], Path] = {}
+    users: dict[tuple[str, ...], list[Task]] = {}
     for task in suite.tasks.values():
         files = tuple(task.data_files)
+        users.setdefault(files, []).append(task)
         if files and files not in seen and not task.missing_data():
             seen[files] = task.data_root
     if not seen:
         raise SourceError(f"suite {name!r} has no tasks with data files on this machine")
-    return [Dataset(slug("+".join(Path(f).stem for f in files)), f"suite:{suite.name}", root, files, suite.image)
-            for files, root in sorted(seen.items())]
+    return [Dataset(slug("+".join(Path(f).stem for f in files)), f"suite:{suite.name}", root, files, suite.image,
+                    _declared(users[files])) for files, root in sorted(seen.items())]
+
+
+def _declared(tasks: list[Task]) -> VariantSpec | None:
+    """The first family declared for these tasks that serves questions with an answer (not ``none``, not a
+    prediction task's ``split-redraw``): it keeps questions over these files true, so generated ones too."""
+    from dsgym.variants import FAMILIES
+
+    for task in tasks:
+        spec = task.variant
+        if spec is not None and spec.family in FAMILIES and "answer" in FAMILIES[spec.family].kinds:
+            return spec
+    return None
 
 
 def discover(specs: list[str], image: str | None = None) -> list[Dataset]:
@@ -112,5 +128,5 @@ def discover(specs: list[str], image: str | None = None) -> list[Dataset]:
     for ds in datasets:
         count = taken.get(ds.name, 0) + 1
         taken[ds.name] = count
-        unique.append(ds if count == 1 else Dataset(f"{ds.name}-{count}", ds.source, ds.root, ds.files, ds.image))
+        unique.append(ds if count == 1 else replace(ds, name=f"{ds.name}-{count}"))
     return unique

@@ -204,3 +204,72 @@ def test_the_command_line_reports_stages_and_refuses_bad_input(synth_run, tmp_pa
     assert missing.exit_code == 2 and "no such file or folder" in missing.output
     nomodel = runner.invoke(app, ["synth", str(data), "--out", str(tmp_path / "o")], env={"DSGYM_MODEL": ""})
     assert nomodel.exit_code == 2 and "needs a model" in nomodel.output
+
+
+def test_variants_multiply_verified_trajectories_on_the_variant_data(docker_image, tmp_path, monkeypatch):
+    """``--variants 1``: each question is also rolled out, verified and exported over a bootstrap of its data."""
+    monkeypatch.setenv("DSGYM_HOME", str(tmp_path / "home"))  # the variant data's cache
+    small = write_data(tmp_path / "data")
+    (small / "people.csv").unlink()
+    analyst = ScriptedAnalyst(seed_base=SEED, questions_per_dataset=2)  # conditional_mean, count_above: kept
+    with FakeOpenAI(replies=analyst) as fake:
+        first = synthesize(settings(small, fake.base_url, tmp_path / "cache", questions=2, variants=1),
+                           tmp_path / "out")
+        calls = dict(analyst.calls)
+        second = synthesize(settings(small, fake.base_url, tmp_path / "cache", questions=2, variants=1),
+                            tmp_path / "out")
+    assert first.complete and first.stages["variants"].output == 2
+    assert first.stages["rollout"].input == first.stages["rollout"].output == 12
+    tasks = {row["id"]: row for row in rows(tmp_path / "out" / "tasks.jsonl")}
+    variants = {tid: row for tid, row in tasks.items() if "variant" in row}
+    assert sorted(variants) == sorted(f"{row['original']}.v1" for row in variants.values()) and len(variants) == 2
+    assert all(row["status"] == "kept" for row in tasks.values())
+    assert all(row["variant"]["family"] == "rows-bootstrap" for row in variants.values())
+    # the exported suite holds each variant over its own data; its consensus is the truth on those rows
+    suite = json.loads((tmp_path / "out" / "suite" / "manifest.json").read_text())
+    original_bytes = (small / "farms.csv").read_bytes()
+    for entry in suite["tasks"]:
+        path = tmp_path / "out" / "suite" / "data" / entry["data_files"][0]
+        df = pd.read_csv(path)
+        a, b = entry["question"].split("'")[1], entry["question"].split("'")[3 if "median" in entry["question"] else 1]
+        truth = (round(float(df.loc[df[b] > df[b].median(), a].mean()), 3) if "median" in entry["question"]
+                 else int((df[a] > df[a].mean()).sum()))
+        assert entry["answer"] == pytest.approx(truth)
+        if entry["id"] in variants:
+            assert path.read_bytes() != original_bytes and len(df) == 200
+            original = next(e for e in suite["tasks"] if e["id"] == variants[entry["id"]]["original"])
+            assert entry["answer"] != pytest.approx(original["answer"])
+        else:
+            assert path.read_bytes() == original_bytes
+    assert not dsgym.register_suite(tmp_path / "out" / "suite").errors
+    exported = rows(tmp_path / "out" / "sft" / "train.jsonl")
+    assert {(r["task_id"], r["sample"]) for r in exported} == expected_kept(list(tasks.values()))
+    assert sum(r["task_id"] in variants for r in exported) == 4 and len(exported) == 8
+    report = json.loads((tmp_path / "out" / "synth-report.json").read_text())["variants"]
+    assert report["candidates"] == {"originals": 2, "variants": 2}
+    assert report["examples"] == {"originals": 4, "variants": 4} and report["datasets_without_variants"] == {}
+    # a rerun redoes nothing: no model call, every rollout and verdict reused
+    assert analyst.calls == calls and second.complete
+    assert second.stages["rollout"].reused == 12 and second.stages["verify"].reused == 12
+
+
+def test_data_variants_share_a_cache_and_refuse_data_they_cannot_change(tmp_path, monkeypatch, docker_image):
+    from dsgym.task import Task, VariantSpec
+    from dsgym.variants import VariantError, variant_data
+
+    monkeypatch.setenv("DSGYM_HOME", str(tmp_path / "home"))
+    data = write_data(tmp_path / "data")
+    (data / "notes.json").write_text('{"a": 1}')
+    spec = VariantSpec(family="rows-bootstrap")
+
+    def task(question: str, files: list[str]) -> Task:
+        return Task(id="t", suite="s", question=question, data_files=files, metric="exact_match", answer="x",
+                    data_root=data, variant=spec)
+
+    one = variant_data(task("first?", ["farms.csv"]), 3, image=docker_image)
+    two = variant_data(task("second?", ["farms.csv"]), 3, image=docker_image)
+    assert one.answer is None and one.data_root == two.data_root  # keyed by the data, not the question
+    assert (one.data_root / "farms.csv").read_bytes() != (data / "farms.csv").read_bytes()
+    assert one.metadata["variant"]["family"] == "rows-bootstrap"
+    with pytest.raises(VariantError, match="changes none"):
+        variant_data(task("third?", ["notes.json"]), 3, image=docker_image)

@@ -632,6 +632,71 @@ def variant_task(task: Task, seed: int, *, image: str | None = None) -> Task:
     return _as_task(task, record, folder)
 
 
+def variant_data(task: Task, seed: int, *, image: str | None = None) -> Task:
+    """``task`` over variant ``seed`` of its data under its declared family, with no gold (``answer`` None).
+
+    For callers that compute their own answer on the variant (synthesis takes the
+    rollouts' consensus), so nothing is replayed.  The key is the data's contents, the
+    family and its params, the seed and the image id, not the question: every question
+    over the same files shares one cached folder per seed (``variants/data/<key>/``).
+    Seeds are tried as in ``variant_task``; ``VariantError`` when the family changes none
+    of the files on any of them.
+    """
+    name, reason = family_of(task)
+    if name is None:
+        raise VariantError(f"task {task.env_id} has no variants: {reason}")
+    if problems := check_spec(task):
+        raise VariantError(f"task {task.env_id}: {'; '.join(problems)}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise VariantError(f"a variant seed is a non-negative integer, not {seed!r}")
+    seed, tag = int(seed), image or _suite_image(task)
+    assert task.variant is not None
+    files = {rel: _file_digest(path) for rel, path in task.data_paths().items()}
+    key = _digest({"files": files, "family": name, "params": task.variant.params, "seed": seed,
+                   "image": _image_id(tag), "version": VARIANT_VERSION})
+    folder = cache_root() / "data" / key
+    with _lock(key):
+        record = _read_record(folder)
+        if record is None:
+            record = _make_data(task, seed, tag, folder)
+    if "error" in record:
+        raise VariantError(record["error"])
+    return task.model_copy(update={"data_root": folder / "data", "answer": None,
+                                   "metadata": {**task.metadata, "variant": variant_info(record)}})
+
+
+def _make_data(task: Task, seed: int, image: str, folder: Path) -> dict[str, Any]:
+    """The first seed of the sequence whose family changes some file; kept (or the failure) under ``folder``."""
+    assert task.variant is not None
+    rejected: list[dict[str, Any]] = []
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] | None = None
+    for attempt in range(MAX_ATTEMPTS):
+        used = attempt_seed(seed, attempt)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            build = Build(task, dict(task.variant.params), used, tmp / "data", image)
+            build.out.mkdir()
+            problem = _build(build)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if problem is None:
+            record = {"seed": seed, "used_seed": used, "family": task.variant.family, "params": task.variant.params,
+                      "notes": build.notes, "rejected": rejected}
+            break
+        rejected.append({"seed": used, "reason": problem})
+        shutil.rmtree(tmp, ignore_errors=True)
+    if record is None:
+        why = "; ".join(f"seed {r['seed']}: {r['reason']}" for r in rejected)
+        record = {"seed": seed, "family": task.variant.family, "rejected": rejected,
+                  "error": f"no data variant under {task.variant.family} in {MAX_ATTEMPTS} seeds: {why}"[:2000]}
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    (tmp / "variant.json").write_text(json.dumps(record, indent=1, sort_keys=True))
+    _install(tmp, folder)
+    return record
+
+
 def _make(task: Task, seed: int, image: str, folder: Path) -> dict[str, Any]:
     """Try the seeds of the sequence until one gives a valid variant; keep it (or the failure) under ``folder``."""
     assert task.variant is not None
