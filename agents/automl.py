@@ -36,7 +36,6 @@ from importlib import resources
 from typing import Any
 
 from dsgym.agents.base import Agent
-from dsgym.predict import metrics
 from dsgym.task import Task
 
 # Markers the cells print on success.  They count only at the start of an output
@@ -64,6 +63,11 @@ def task_hints(task: Task) -> dict[str, Any]:
     keywords = metadata.get("keywords") if isinstance(metadata.get("keywords"), list) else []
     names = [task.metric, *(v for v in task.metric_params.values() if isinstance(v, str)),
              metadata.get("evaluation_metric"), metadata.get("metric"), *keywords[-1:]]
+    from dsgym.extras import need
+
+    need("pandas", "the automl agent")
+    from dsgym.predict import metrics
+
     metric = next((m for m in map(metrics.metric_from_text, names) if m is not None), None)
     params: dict[str, Any] = {}
     if metric is not None:

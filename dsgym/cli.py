@@ -55,9 +55,16 @@ def _plain_help(command: TyperCommand) -> TyperCommand:
 def _load_lazy(name: str) -> TyperCommand:
     import importlib
 
+    from dsgym.extras import EXTRA_OF, hint
+
     target, help_text = LAZY_COMMANDS[name]
     module, _, attr = target.partition(":")
-    obj = getattr(importlib.import_module(module), attr)
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:  # an extra this command needs
+        if (exc.name or "").split(".")[0] not in EXTRA_OF:
+            raise
+        fail(hint(exc.name, f"dsgym {name}"))
     if isinstance(obj, typer.Typer):  # a group of its own (export harbor, ...)
         command = typer.main.get_group(obj)
         command.name = name

@@ -17,7 +17,6 @@ from dsgym.config import DEFAULTS, EnvConfig
 from dsgym.fetching import missing_data_hint
 from dsgym.figures import FigureLimits, FigureStore
 from dsgym.grading import grade
-from dsgym.predict.grade import GradingError, invalid
 from dsgym.sandbox import Limits, Sandbox, SandboxBroken, SandboxError, SandboxPool, SandboxSpec
 from dsgym.sandbox.base import CopyOutError, PendingCell
 from dsgym.sandbox.images import image_tag
@@ -308,6 +307,11 @@ class DSGymEnv(gym.Env[str, str]):
         (``too_large``, ``timed_out``, ``not_a_file``, ``unreadable``); a task that cannot
         be graded here is recorded as a scoring failure, like an answer metric that fails.
         """
+        from dsgym.extras import need
+
+        need("pandas", "grading a prediction task's submission")
+        from dsgym.predict.grade import GradingError, invalid
+
         assert self.task is not None and self.task.prediction is not None and self.sandbox is not None
         path = f"{self.sandbox.workdir}/{self.task.prediction.submission_file}"
         saved = self.artifacts_dir / f"{self.task.id}-{self.episode_id}-{Path(path).name}"

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from dsgym.sandbox.base import Sandbox, SandboxError
 from dsgym.sandbox.scripts import run_script
-from dsgym.synth import profile_script
 from dsgym.synth.sources import Dataset
 
 PROFILE_VERSION = 2
@@ -26,7 +25,8 @@ STATS = ("missing", "unique", "min", "max", "mean", "median", "std")
 def compute(dataset: Dataset, factory: Callable[[], Sandbox], timeout: float,
             data_dir: str = "/data") -> dict[str, Any]:
     """Run the profiling script on ``dataset`` in a fresh sandbox; raises ``SandboxError``/``RuntimeError``."""
-    source = Path(profile_script.__file__).read_text()
+    # the script runs in the sandbox; the host only reads it (importing it here would need pandas)
+    source = resources.files("dsgym.synth").joinpath("profile_script.py").read_text(encoding="utf-8")
     value, _ = run_script(factory, dataset.paths(), source, f"profile_files({data_dir!r}, {list(dataset.files)!r})",
                           timeout=timeout)
     return value

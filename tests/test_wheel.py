@@ -76,12 +76,23 @@ def test_wheel_plays_an_episode_in_docker(wheel_venv, docker_image):
 
 @pytest.mark.slow
 def test_the_core_install_leaves_the_extras_out_and_names_them(wheel_venv):
-    """scikit-learn/scipy (synth) and ipykernel (local sandbox) are extras; using one without it says which."""
+    """pandas (predict), scikit-learn/scipy (synth), ipykernel (local sandbox) are extras; using one without it
+    says which."""
     bin_dir, workdir = wheel_venv
     present = subprocess.run([str(bin_dir / "python"), "-c", "import importlib.util as u; print([m for m in "
-                              "('sklearn', 'scipy', 'ipykernel', 'torch') if u.find_spec(m)])"],
+                              "('pandas', 'sklearn', 'scipy', 'ipykernel', 'torch') if u.find_spec(m)])"],
                              capture_output=True, text=True, cwd=workdir, check=True)
     assert present.stdout.strip() == "[]"
     run = subprocess.run([str(bin_dir / "dsgym"), "run", "dsgym-tasks-lite/longley-vif-gnp", "--sandbox", "local"],
                          capture_output=True, text=True, cwd=workdir, timeout=300)
     assert run.returncode == 2 and "pip install 'dsgym[local]'" in " ".join(run.stderr.split())
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_the_core_install_grades_a_prediction_task_only_with_the_predict_extra(wheel_venv, docker_image):
+    bin_dir, workdir = wheel_venv
+    run = subprocess.run([str(bin_dir / "dsgym"), "run", "dspredict-lite/breast-cancer-diagnosis"],
+                         capture_output=True, text=True, cwd=workdir, timeout=600)
+    assert run.returncode == 2
+    assert "pip install 'dsgym[predict]'" in " ".join((run.stdout + run.stderr).split())

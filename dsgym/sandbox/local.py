@@ -49,9 +49,10 @@ class LocalSandbox(Sandbox):
     def start(self, timeout: float = 60.0) -> None:
         import importlib.util
 
+        from dsgym.extras import hint
+
         if importlib.util.find_spec("ipykernel") is None:  # an extra: only this sandbox kind runs a kernel here
-            raise SandboxError("the local sandbox runs its kernel in this Python environment, which lacks "
-                               "ipykernel: pip install 'dsgym[local]'")
+            raise SandboxError(hint("ipykernel", "the local sandbox (its kernel runs in this Python environment)"))
         conn = self.root / "conn"
         for path in (conn, Path(self.data_dir), Path(self.workdir)):
             path.mkdir(parents=True, exist_ok=True)
