@@ -289,8 +289,11 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
         episode_timeout: float | None = None, retries: int = 2, backoff: float = 2.0,
         max_errors: float | None = None, backend: engine.Backend | None = None,
         cpus: float | None = None, overcommit: bool = False,
-        plan: admission.Admission | None = None) -> list[EpisodeRecord]:
+        plan: admission.Admission | None = None, stop: threading.Event | None = None) -> list[EpisodeRecord]:
     """Play every job (``concurrency`` at once) and return the records in job order.
+
+    ``stop``: once set (say, by ``on_result`` when a budget is spent), no episode starts; those
+    in flight end and are recorded, and only the played jobs have records.
 
     ``agent_factory`` is called once per attempt, in the worker.  ``on_result`` is called
     from the calling thread as each episode ends (a single writer).  ``episode_timeout``:
@@ -395,8 +398,8 @@ def run(jobs: list[Job], agent_factory: Callable[[], Agent], *, concurrency: int
     engine.run(queues, work, backend=backend, on_done=done, window=window,  # type: ignore[arg-type]
                retries=engine.Retries(max(0, retries), backoff), retryable=lambda item, r: r.retryable,
                on_retry=retrying, deadline=episode_timeout, on_deadline=timed_out if episode_timeout else None,
-               on_start=started, on_abort=aborted)
-    return [records[i] for i in range(len(jobs))]
+               on_start=started, on_abort=aborted, stop=stop)
+    return [records[i] for i in sorted(records)]
 
 
 def _timeout_record(slot: _Slot, live: _Live | None, budget: float) -> EpisodeRecord:

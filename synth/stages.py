@@ -200,10 +200,10 @@ def rollouts(run: Run, tasks: list[Task], image_of: dict[str, str]) -> dict[str,
         done_count = [total - len(jobs)]
         retried = [0]
 
-        def on_result(record: EpisodeRecord) -> None:
+        def on_result(record: EpisodeRecord) -> None:  # a spent budget stops new rollouts; running ones finish
             if record.status == "error" and (record.error or "").startswith("BudgetExhausted"):
                 run.halt(f"budget: {run.budget.spent()}")
-                raise Stop()
+                return
             data = record.to_dict()
             data["synth_key"] = keys[record.task_id]
             log.append(data)
@@ -216,15 +216,12 @@ def rollouts(run: Run, tasks: list[Task], image_of: dict[str, str]) -> dict[str,
             run.progress("rollout", done_count[0], total)
             if not run.budget.sandbox_left:
                 run.halt(f"budget: {run.budget.spent()}")
-                raise Stop()
 
         run.progress("rollout", done_count[0], total)
         if jobs and not run.stop.is_set():
-            try:
-                episodes.run(jobs, make_agent, concurrency=run.s.concurrency, env_options=env_options,
-                           on_result=on_result, episode_timeout=hard_deadline(run.s.episode_budget), backend=run.ray)
-            except Stop:
-                pass
+            episodes.run(jobs, make_agent, concurrency=run.s.concurrency, env_options=env_options,
+                         on_result=on_result, episode_timeout=hard_deadline(run.s.episode_budget), backend=run.ray,
+                         stop=run.stop)
     finally:
         log.close()
     finished = sum(len(v) for v in by_task.values())

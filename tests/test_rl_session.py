@@ -97,3 +97,21 @@ def test_gymnasium_make_vec_builds_the_pooled_vector_env(docker_image, secret_su
         assert list(rewards) == [1.0, 0.0] and terminated.all()
     finally:
         envs.close()
+
+
+def test_a_session_draws_a_fresh_task_variant_at_every_start(docker_image):
+    """The RL pools (TRL, OpenEnv, verifiers) all play through ToolSession: variant="fresh" reaches each reset."""
+    made = ToolSession("dsgym-tasks-lite/longley-vif-gnp", variant="fresh", max_turns=3)
+    try:
+        seen = []
+        for seed in (0, 1):
+            made.start(seed=seed)
+            seen.append(made.variant)
+            made.end()
+        assert all(v is not None and v["family"] for v in seen)
+        assert seen[0]["seed"] != seen[1]["seed"]
+        made.start(seed=0)  # a seeded start repeats its variant
+        assert made.variant == seen[0]
+        made.end()
+    finally:
+        made.close()

@@ -45,6 +45,8 @@ def serve_command(
     max_turns: int = typer.Option(DEFAULTS.max_turns, help="Tool calls per episode."),
     cell_timeout: float = typer.Option(DEFAULTS.cell_timeout, help="Seconds one run_python may take."),
     episode_budget: float = typer.Option(DEFAULTS.episode_budget, help="Seconds per episode."),
+    variant: Optional[str] = typer.Option(None, help="Play seeded task variants: 'fresh' (a new one at every "
+                                          "reset) or a seed (docs/variants.md); default: the original tasks."),
 ) -> None:
     """Serve ENV_ID over OpenEnv's WebSocket protocol (clients: dsgym.rl.openenv_client.DSGymClient)."""
     from dsgym import shutdown
@@ -71,7 +73,8 @@ def serve_command(
         check({suite.image: image_tag(suite.image)}, sandbox=os.environ.get("DSGYM_SANDBOX", "docker"))
         app = create_server_app(env_id, token=token, host=host, max_sessions=max_sessions,
                                 idle_timeout=idle_timeout, pool_size=pool_size, format_penalty=format_penalty, max_turns=max_turns,
-                                cell_timeout=cell_timeout, episode_budget=episode_budget)
+                                cell_timeout=cell_timeout, episode_budget=episode_budget,
+                                **({"variant": _variant(variant)} if variant is not None else {}))
     except (dsgym.UnknownEnvError, PreflightError, ValueError) as exc:
         fail(str(exc))
     shutdown.install()
@@ -107,3 +110,14 @@ def serve_command(
 def fail(message: str) -> None:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(2)
+
+
+def _variant(text: str) -> str | int:
+    """``--variant``: 'fresh' or a seed."""
+    if text == "fresh":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        fail(f"--variant takes 'fresh' or an integer seed, not {text!r}")
+        raise

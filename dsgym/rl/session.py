@@ -90,6 +90,11 @@ class ToolSession:
         return self.env.task.id if self.env.task else None
 
     @property
+    def variant(self) -> dict[str, Any] | None:
+        """The seeded variant this episode plays (``variant="fresh"`` draws one per ``start``), None: the original."""
+        return self.last_info.get("variant") if self.started else None
+
+    @property
     def score(self) -> float | None:
         """The metric's score once the episode is over, else None."""
         return self.last_info.get("score") if self.started and self.done else None
