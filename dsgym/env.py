@@ -160,7 +160,7 @@ class DSGymEnv(gym.Env[str, str]):
         prompt = truncate(self.render_prompt(), self.max_observation_chars)
         self.transcript = [prompt]
         info = {**self._base_info(), "reset_time": time.monotonic() - t0, "env_id": self.task.env_id,
-                "category": self.task.metadata.get("category"), "task": self.task,
+                "category": self.task.metadata.get("category"), "task": self.task.public(),
                 "limits": self.config.limits_info, "variant": self.task.metadata.get("variant"),
                 "isolated": self.sandbox.isolated, "data_files": list(self.task.data_files),
                 "data_dir": self.sandbox.data_dir, "workdir": self.sandbox.workdir}

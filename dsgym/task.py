@@ -108,6 +108,11 @@ class VariantSpec(BaseModel):
         return self
 
 
+# metadata an agent may read: what the task is about, never what its answer is (e.g. not published_data_value)
+PUBLIC_METADATA = frozenset({"category", "difficulty", "dataset", "source", "license", "answer_type", "variant",
+                             "data_variant", "tags"})
+
+
 class Task(BaseModel):
     """A question about data, with everything needed to pose it and to grade the answer.
 
@@ -140,6 +145,14 @@ class Task(BaseModel):
             if name.startswith("/") or ".." in name.split("/"):
                 raise ValueError(f"data file must be a path inside the suite's data folder: {name!r}")
         return files
+
+    def public(self) -> Task:
+        """The task as an agent may see it (reset's ``info["task"]``): no answer, no reference solution,
+        no host paths of hidden labels, and only descriptive metadata."""
+        spec = self.prediction.model_copy(update={"labels_file": None, "leaderboard_file": None}) \
+            if self.prediction else None
+        return self.model_copy(update={"answer": None, "solution": None, "prediction": spec,
+                                       "metadata": {k: v for k, v in self.metadata.items() if k in PUBLIC_METADATA}})
 
     @property
     def env_id(self) -> str:

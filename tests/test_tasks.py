@@ -104,3 +104,19 @@ def test_no_lite_answer_is_the_figure_of_the_published_data(task):
 def test_lite_tolerances_reject_the_plausible_wrong_methods(task):
     for label, value in task.metadata.get("wrong_method_values", {}).items():
         assert not passes(task, value), (task.id, label, value, task.answer)
+
+
+def test_the_public_view_of_a_task_holds_nothing_of_its_answer():
+    """reset's info["task"] and agents get this view: an agent cannot read the gold off the task object."""
+    import dsgym
+
+    task = dsgym.get_task("dsgym-tasks-lite", "iris-kmeans-ari")
+    assert task.answer is not None and task.solution and "published_data_value" in task.metadata
+    public = task.public()
+    assert public.answer is None and public.solution is None
+    assert "published_data_value" not in public.metadata and public.metadata["category"] == task.metadata["category"]
+    assert public.question == task.question and public.data_files == task.data_files
+    predict = next(t for t in dsgym.get_suite("dspredict-lite").tasks.values() if t.prediction)
+    assert predict.prediction.labels_file is not None
+    assert predict.public().prediction.labels_file is None and predict.public().prediction.leaderboard_file is None
+    assert task.answer is not None  # the host's task is untouched

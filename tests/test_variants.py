@@ -173,17 +173,19 @@ def test_the_cache_is_used_by_a_second_reset_and_fresh_draws_new_variants():
     env = dsgym.make(f"dsgym-tasks-lite/{IRIS}", variant="fresh")
     try:
         _, first = env.reset(seed=5)
+        first_gold = env.unwrapped.task.answer  # the host's task; agents get info["task"] without it
         replays = variants.stats["replays"]
         _, second = env.reset()
         assert variants.stats["replays"] == replays + 1
         assert second["variant"]["seed"] != first["variant"]["seed"]
-        assert second["task"].answer != first["task"].answer
+        assert env.unwrapped.task.answer != first_gold
         _, again = env.reset(seed=5)  # a seeded reset draws the same variant, from the cache: no replay
         assert variants.stats["replays"] == replays + 1
-        assert again["variant"] == first["variant"] and again["task"].answer == first["task"].answer
+        assert again["variant"] == first["variant"] and env.unwrapped.task.answer == first_gold
+        assert again["task"].answer is None and again["task"].solution is None  # the public view
         assert again["variant"] == again["task"].metadata["variant"]
         _, original = env.reset(options={"variant": None})
-        assert original["variant"] is None and original["task"].answer == task("dsgym-tasks-lite", IRIS).answer
+        assert original["variant"] is None and env.unwrapped.task.answer == task("dsgym-tasks-lite", IRIS).answer
     finally:
         env.close()
 
@@ -219,9 +221,9 @@ def test_the_oracle_scores_one_on_variants(suite, task_id):
     env = DSGymEnv(suite, task_id, variant=3)
     try:
         reward, step, info = play(env, OracleAgent())
+        variant = env.task  # the host's variant task (info["task"] is the public view, without the gold)
     finally:
         env.close()
-    variant = info["task"]
     assert info["variant"]["family"] == variant.variant.family and variant.answer != task(suite, task_id).answer
     assert reward == 1.0, step.get("score_breakdown")
 
