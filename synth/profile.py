@@ -22,12 +22,15 @@ PROMPT_CHARS = 12_000
 STATS = ("missing", "unique", "min", "max", "mean", "median", "std")
 
 
+def script_source() -> str:
+    """The profiling script's code: it runs in the sandbox; the host only reads it (importing it needs pandas)."""
+    return resources.files("dsgym.synth").joinpath("profile_script.py").read_text(encoding="utf-8")
+
+
 def compute(dataset: Dataset, factory: Callable[[], Sandbox], timeout: float,
             data_dir: str = "/data") -> dict[str, Any]:
     """Run the profiling script on ``dataset`` in a fresh sandbox; raises ``SandboxError``/``RuntimeError``."""
-    # the script runs in the sandbox; the host only reads it (importing it here would need pandas)
-    source = resources.files("dsgym.synth").joinpath("profile_script.py").read_text(encoding="utf-8")
-    value, _ = run_script(factory, dataset.paths(), source, f"profile_files({data_dir!r}, {list(dataset.files)!r})",
+    value, _ = run_script(factory, dataset.paths(), script_source(), f"profile_files({data_dir!r}, {list(dataset.files)!r})",
                           timeout=timeout)
     return value
 

@@ -37,7 +37,7 @@ ROLLOUTS = "rollouts"
 def profiles(run: Run, datasets: list[Dataset]) -> dict[str, dict[str, Any]]:
     stats = run.stage("profile", "datasets")
     stats.input = len(datasets)
-    script = hashlib.sha256(Path(profile.profile_script.__file__).read_bytes()).hexdigest()
+    script = hashlib.sha256(profile.script_source().encode()).hexdigest()
     keys = {ds.name: digest({"v": profile.PROFILE_VERSION, "script": script, "image": image_tag(ds.image),
                              "files": run.files_digest(ds.paths())}) for ds in datasets}
     found, names = run.reuse("profile", keys, stats)

@@ -130,7 +130,7 @@ def test_same_seed_same_bytes_and_gold_and_the_gold_is_a_replay(tmp_path, monkey
     assert (again.data_root / "iris.csv").read_bytes() == data
     assert again.answer == first.answer
     # the gold is what the reference solution gives on the variant's data, run apart from the cache
-    run = variants._runner(variants._suite_image(original)).solution(original.solution, again.data_paths())
+    run = variants.sandbox_runner(variants.suite_image(original)).solution(original.solution, again.data_paths())
     assert run.error is None and float(run.answer) == pytest.approx(first.answer, rel=1e-12)
 
 
