@@ -486,10 +486,6 @@ class BwrapSandbox(Sandbox):
         finally:
             os.close(root)
 
-    @property
-    def kernel_restarts(self) -> int:
-        return self.kernel.restarts if self.kernel else 0
-
     def close(self) -> None:
         with self._lock:
             if self._closed:

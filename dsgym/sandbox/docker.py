@@ -384,10 +384,6 @@ class DockerSandbox(Sandbox):
         finally:
             os.close(root)
 
-    @property
-    def kernel_restarts(self) -> int:
-        return self.kernel.restarts if self.kernel else 0
-
     def close(self) -> None:
         with self._lock:
             if self._closed:

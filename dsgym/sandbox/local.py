@@ -116,10 +116,6 @@ class LocalSandbox(Sandbox):
         finally:
             os.close(root)
 
-    @property
-    def kernel_restarts(self) -> int:
-        return self.kernel.restarts if self.kernel else 0
-
     def close(self) -> None:
         if self.kernel is not None:
             self.kernel.close()

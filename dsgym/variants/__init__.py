@@ -47,13 +47,8 @@ def attempt_seed(seed: int, attempt: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}\0{attempt}".encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def variant_task(task: Task, seed: int, *, image: str | None = None) -> Task:
-    """``task``'s variant ``seed``: its data built on the host, its gold replayed in the suite's image, cached.
-
-    ``image`` is the sandbox image tag to replay in (default: the suite's image).  Raises
-    ``VariantError`` when the task declares no family (or ``none``) or no seed of the
-    fixed sequence gives a valid variant; the message says why.
-    """
+def _checked(task: Task, seed: Any) -> int:
+    """The seed as an int, once the task's declaration allows variants (else ``VariantError``, saying why)."""
     name, reason = family_of(task)
     if name is None:
         raise VariantError(f"task {task.env_id} has no variants: {reason}")
@@ -61,8 +56,17 @@ def variant_task(task: Task, seed: int, *, image: str | None = None) -> Task:
         raise VariantError(f"task {task.env_id}: {'; '.join(problems)}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise VariantError(f"a variant seed is a non-negative integer, not {seed!r}")
-    seed = int(seed)
-    tag = image or suite_image(task)
+    return int(seed)
+
+
+def variant_task(task: Task, seed: int, *, image: str | None = None) -> Task:
+    """``task``'s variant ``seed``: its data built on the host, its gold replayed in the suite's image, cached.
+
+    ``image`` is the sandbox image tag to replay in (default: the suite's image).  Raises
+    ``VariantError`` when the task declares no family (or ``none``) or no seed of the
+    fixed sequence gives a valid variant; the message says why.
+    """
+    seed, tag = _checked(task, seed), image or suite_image(task)
     assert task.variant is not None
     key = digest({"task": task_digest(task), "family": task.variant.family, "params": task.variant.params,
                   "seed": seed, "image": image_id(tag),
@@ -87,17 +91,10 @@ def variant_data(task: Task, seed: int, *, image: str | None = None) -> Task:
     Seeds are tried as in ``variant_task``; ``VariantError`` when the family changes none
     of the files on any of them.
     """
-    name, reason = family_of(task)
-    if name is None:
-        raise VariantError(f"task {task.env_id} has no variants: {reason}")
-    if problems := check_spec(task):
-        raise VariantError(f"task {task.env_id}: {'; '.join(problems)}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise VariantError(f"a variant seed is a non-negative integer, not {seed!r}")
-    seed, tag = int(seed), image or suite_image(task)
+    seed, tag = _checked(task, seed), image or suite_image(task)
     assert task.variant is not None
     files = {rel: file_digest(path) for rel, path in task.data_paths().items()}
-    key = digest({"files": files, "family": name, "params": task.variant.params, "seed": seed,
+    key = digest({"files": files, "family": task.variant.family, "params": task.variant.params, "seed": seed,
                   "image": image_id(tag), "version": VARIANT_VERSION})
     folder = cache_root() / "data" / key
     with lock(key):
