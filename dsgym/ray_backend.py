@@ -77,7 +77,7 @@ class RayBackend:
 
     def submit(self, work: Callable[[Any], Any], item: Any) -> Hashable:
         if self._task is None:
-            self._task = self.init().remote(**self.resources())(_call)
+            self._task = self.init().remote(**self.resources())(run_item)
         return self._task.remote(work, item)
 
     def wait(self, handles: Sequence[Hashable], timeout: float) -> list[tuple[Hashable, Any, BaseException | None]]:
@@ -101,7 +101,8 @@ class RayBackend:
 # -- in the worker --------------------------------------------------------------------------------
 
 
-def _call(work: Callable[[Any], Any], item: Any) -> Any:
+def run_item(work: Callable[[Any], Any], item: Any) -> Any:
+    """One work item in a worker (its process title is ``ray::run_item``)."""
     return work(item)
 
 

@@ -10,7 +10,6 @@ import pytest
 import dsgym
 from dsgym.sandbox import images
 from tests.support.integrations import INTEGRATIONS
-from tests.support.predict_suite import write_prediction_suite
 
 # An integration's tests run where it is installed (its own venv, see tests/support/integrations.py);
 # elsewhere tests/test_integrations.py runs them there.
@@ -82,6 +81,8 @@ def make_env(docker_image, secret_suite):
 @pytest.fixture(scope="session")
 def predict_suite(tmp_path_factory) -> dict:
     """The toy prediction suite of ``tests.support.predict_suite``, registered as ``predict-env``; its facts."""
+    from tests.support.predict_suite import write_prediction_suite  # pandas: not in every integration's venv
+
     facts = write_prediction_suite(tmp_path_factory.mktemp("predict-env"), name="predict-env")
     suite = dsgym.register_suite(facts["root"])
     assert not suite.errors, suite.errors

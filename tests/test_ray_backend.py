@@ -65,12 +65,12 @@ def test_the_ray_backend_gives_the_local_backend_s_results(docker_image, ray_ses
 
 
 def ray_task_pids() -> list[int]:
-    """Host pids of Ray worker processes running an episode task (their title is ``ray::_play``)."""
+    """Host pids of Ray worker processes running a work item (their title is ``ray::run_item``)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if b"ray::_play" in (entry / "cmdline").read_bytes():
+                if b"ray::run_item" in (entry / "cmdline").read_bytes():
                     pids.append(int(entry.name))
             except OSError:
                 continue
