@@ -357,15 +357,19 @@ def tasks_validate(
 # -- episodes --------------------------------------------------------------------------------------
 
 
-def _env_options(sandbox: Optional[str], max_turns: int, cell_timeout: float, episode_budget: float) -> dict:
+def _env_options(sandbox: Optional[str], max_turns: int, cell_timeout: float, episode_budget: float,
+                 gpus: Optional[str] = None) -> dict:
     return {"sandbox": sandbox, "max_turns": max_turns, "cell_timeout": cell_timeout,
-            "episode_budget": episode_budget}
+            "episode_budget": episode_budget, "gpus": gpus}
 
 
 SandboxOpt = typer.Option(None, help="docker (default), bwrap (bubblewrap: no daemon or root needed) or local (NOT isolated); env DSGYM_SANDBOX.")
 TurnsOpt = typer.Option(DEFAULTS.max_turns, help="Turns per episode.")
 CellOpt = typer.Option(DEFAULTS.cell_timeout, help="Seconds one code cell may run before the kernel is interrupted.")
 BudgetOpt = typer.Option(DEFAULTS.episode_budget, help="Wall-clock seconds for a whole episode.")
+GpusOpt = typer.Option(None, "--gpus", help="GPUs for prediction tasks' sandboxes: all, or indexes/UUIDs like "
+                       "0,1 (docker sandboxes, through Docker's device requests; needs the NVIDIA Container "
+                       "Toolkit). Off by default.")
 
 
 ApiKeyOpt = typer.Option(None, "--api-key", help="API key of the model endpoint (default: env DSGYM_API_KEY or "
@@ -400,6 +404,7 @@ def run_one(
     max_turns: int = TurnsOpt,
     cell_timeout: float = CellOpt,
     episode_budget: float = BudgetOpt,
+    gpus: Optional[str] = GpusOpt,
 ) -> None:
     """Play one episode and print the transcript and score."""
     import dsgym
@@ -418,7 +423,7 @@ def run_one(
     except (ValueError, ImportError, AttributeError) as exc:
         fail(str(exc))
     try:
-        env = dsgym.make(env_id, **_env_options(sandbox, max_turns, cell_timeout, episode_budget))
+        env = dsgym.make(env_id, **_env_options(sandbox, max_turns, cell_timeout, episode_budget, gpus))
     except (dsgym.UnknownEnvError, ValueError) as exc:
         fail(str(exc))
     if (sandbox or os.environ.get("DSGYM_SANDBOX") or "docker") == "docker":
@@ -518,7 +523,8 @@ def _check_outside_world(settings, jobs, agent, ray=None) -> None:
     client = getattr(agent, "client", None)
     try:
         preflight.check(tags, sandbox=settings.env_options.get("sandbox", "docker"), ray=ray,
-                        client=client if hasattr(client, "check_reachable") else None)
+                        client=client if hasattr(client, "check_reachable") else None,
+                        gpus=settings.env_options.get("gpus"))
     except preflight.PreflightError as exc:
         fail(str(exc))
 
@@ -580,6 +586,7 @@ def evaluate(
                                                    "episode is truncated and scored when spent "
                                                    f"(default {DEFAULTS.episode_budget:g})."),
     image: Optional[str] = typer.Option(None, help="Sandbox image tag to use instead of the suites' own."),
+    gpus: Optional[str] = GpusOpt,
     episode_timeout: Optional[float] = typer.Option(None, help="Hard wall-clock seconds per episode, retries "
                                                     "included; past it the episode is an error of type timeout "
                                                     "(default: 2 x episode budget + 60)."),
@@ -621,7 +628,7 @@ def evaluate(
         fail("--concurrency and --samples must be at least 1, --retries at least 0")
     agent_kwargs = {"model": model, "base_url": base_url, "temperature": temperature, "max_tokens": max_tokens}
     env_given = {"sandbox": sandbox, "max_turns": max_turns, "cell_timeout": cell_timeout,
-                 "episode_budget": episode_budget, "image": image}
+                 "episode_budget": episode_budget, "image": image, "gpus": gpus}
     if variants is not None and variants < 0:
         fail("--variants must be at least 0")
     settings = _eval_settings(targets, out, agent=agent, samples=samples, episode_timeout=episode_timeout,

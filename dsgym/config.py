@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from dsgym.sandbox.gpus import normalize as normalize_gpus
 from dsgym.sandbox.base import Limits
 
 
@@ -27,12 +28,14 @@ class EnvConfig:
     image: str | None = None  # an image tag instead of the suite's own
     limits: Limits | None = None  # the sandbox's resources (None: the suite's, via admission control)
     interface: str = "text"  # what the prompt asks for: <python>/<answer> text, or tool calls
+    gpus: str | None = None  # GPUs for prediction tasks' sandboxes: "all" or "0,1" (docker only; off by default)
 
     def __post_init__(self) -> None:
         if min(self.max_turns, self.cell_timeout, self.episode_budget, self.max_output_chars) <= 0:
             raise ValueError("max_turns, cell_timeout, episode_budget and max_output_chars must be positive")
         if self.max_observation_chars < 1000:
             raise ValueError("max_observation_chars must be at least 1000 (the end-of-episode notes must fit)")
+        object.__setattr__(self, "gpus", normalize_gpus(self.gpus))  # a GpuError (ValueError) when malformed
 
     @classmethod
     def from_options(cls, options: dict[str, Any] | None = None, **more: Any) -> EnvConfig:

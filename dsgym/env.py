@@ -19,6 +19,7 @@ from dsgym.figures import FigureLimits, FigureStore
 from dsgym.grading import grade
 from dsgym.sandbox import Limits, Sandbox, SandboxBroken, SandboxError, SandboxPool, SandboxSpec
 from dsgym.sandbox.base import CopyOutError, PendingCell
+from dsgym.sandbox.gpus import require as require_gpus
 from dsgym.sandbox.images import image_tag
 from dsgym.spaces import UnicodeText
 from dsgym.task import Suite, Task
@@ -92,6 +93,7 @@ class DSGymEnv(gym.Env[str, str]):
         figure_limits: FigureLimits | None = None,
         render_mode: str | None = None,
         interface: str = DEFAULTS.interface,
+        gpus: str | None = DEFAULTS.gpus,
         variant: int | str | None = None,
     ):
         # a Suite object (say, one task of a synthesis run) is used as given, without the registry
@@ -101,7 +103,7 @@ class DSGymEnv(gym.Env[str, str]):
             raise ValueError(f"suite {self.suite.name!r} has no tasks")
         self.config = EnvConfig(max_turns=max_turns, cell_timeout=cell_timeout, episode_budget=episode_budget,
                                 max_output_chars=max_output_chars, max_observation_chars=max_observation_chars,
-                                sandbox=sandbox, image=image, limits=limits, interface=interface)
+                                sandbox=sandbox, image=image, limits=limits, interface=interface, gpus=gpus)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         if interface not in INTERFACES:
@@ -114,7 +116,7 @@ class DSGymEnv(gym.Env[str, str]):
         self.max_output_chars = max_output_chars
         self.max_observation_chars = max_observation_chars
         self.render_mode = render_mode
-        self.sandbox_spec = SandboxSpec(sandbox, image or image_tag(self.suite.image), limits)
+        self.sandbox_spec = SandboxSpec(sandbox, image or image_tag(self.suite.image), self._with_gpus(limits))
         self._factory = self.sandbox_spec.factory()
         self._owns_pool = pool is None and pool_size > 0
         self.pool = SandboxPool(self._factory, pool_size) if self._owns_pool else pool
@@ -132,6 +134,16 @@ class DSGymEnv(gym.Env[str, str]):
         self._begun: PendingStep | None = None  # a step_begin not finished yet
 
     # -- Gymnasium API -----------------------------------------------------------------------------
+
+    def _with_gpus(self, limits: Limits | None) -> Limits | None:
+        """The sandbox limits with the GPUs asked for, where the suite has prediction tasks (only they get GPUs).
+
+        The host is checked here, so that asking a GPU-less machine for GPUs fails at ``make``.
+        """
+        wanted = self.config.gpus
+        if wanted is None or not any(task.kind == "prediction" for task in self.suite.tasks.values()):
+            return limits
+        return dataclasses.replace(limits or Limits(), gpus=require_gpus(wanted))
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

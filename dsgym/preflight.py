@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from dsgym.llm import LLMError
 from dsgym.sandbox.base import SandboxError
+from dsgym.sandbox.gpus import GpuError
+from dsgym.sandbox.gpus import require as require_gpus
 
 if TYPE_CHECKING:
     from dsgym.llm import LLMClient
@@ -22,11 +24,20 @@ class PreflightError(RuntimeError):
 
 
 def check(images: dict[str | None, str], *, sandbox: str, ray: RayBackend | None = None,
-          client: LLMClient | None = None) -> None:
+          client: LLMClient | None = None, gpus: str | None = None) -> None:
     """``images`` maps image names (None for a tag given by hand) to tags; only the docker sandbox needs them.
 
-    A missing on-demand image (``predict``) is built here, with a message, instead of failing.
+    A missing on-demand image (``predict``) is built here, with a message, instead of failing.  ``gpus``
+    (``--gpus``) needs the docker kind and, run here, GPUs on this host (Ray's nodes are checked by Ray).
     """
+    if gpus is not None:
+        if sandbox != "docker":
+            raise PreflightError(f"--gpus needs the docker sandbox kind (Docker's device requests), not {sandbox}")
+        if ray is None:
+            try:
+                require_gpus(gpus)
+            except GpuError as exc:
+                raise PreflightError(str(exc)) from exc
     try:
         if sandbox == "docker":
             if ray is None:

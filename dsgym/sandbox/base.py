@@ -127,6 +127,7 @@ class Limits:
     pids: int = 256
     workspace_size: str = "1g"
     tmp_size: str = "256m"
+    gpus: str | None = None  # "all" or device indexes/UUIDs "0,1" (docker only; dsgym.sandbox.gpus)
 
 
 class Sandbox(ABC):

@@ -263,6 +263,9 @@ class BwrapSandbox(Sandbox):
     def __init__(self, image: str | None = None, limits: Limits | None = None):
         self.image = image or default_image()
         self.limits = limits or Limits()
+        if self.limits.gpus:
+            raise SandboxError("GPUs (--gpus) reach only docker sandboxes (through Docker's device requests); "
+                               "the bwrap kind cannot pass them")
         self.proc: subprocess.Popen | None = None
         self.pid = 0  # the launcher (the sandbox's PID 1) as the host sees it
         self.kernel: KernelSession | None = None

@@ -44,7 +44,7 @@ import requests
 import docker.errors
 import docker.types
 
-from dsgym.sandbox import cpu
+from dsgym.sandbox import cpu, gpus
 from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Limits, PendingCell, Sandbox, SandboxBroken,
                                 SandboxError, stage_files)
 from dsgym.sandbox.images import default_image
@@ -206,6 +206,7 @@ class DockerSandbox(Sandbox):
                 memswap_limit=memory,
                 nano_cpus=int(limits.cpus * 1e9),
                 pids_limit=limits.pids,
+                device_requests=gpus.device_requests(limits.gpus),
                 read_only=True,
                 tmpfs={
                     "/workspace": f"size={limits.workspace_size},uid={uid},gid={gid},mode=0755",
@@ -241,7 +242,11 @@ class DockerSandbox(Sandbox):
             ) from exc
         except docker.errors.APIError as exc:
             self.close()
-            raise SandboxError(f"the sandbox container would not start: {exc.explanation or exc}") from exc
+            why = exc.explanation or str(exc)
+            if limits.gpus and "device driver" in why:  # docker: could not select device driver "" ... [[gpu]]
+                why += (f" (the sandbox asked for GPUs {limits.gpus}: the Docker daemon needs the NVIDIA Container "
+                        "Toolkit for that)")
+            raise SandboxError(f"the sandbox container would not start: {why}") from exc
         try:
             self.container.reload()
             pid = int(self.container.attrs["State"]["Pid"])
