@@ -1,10 +1,13 @@
 """The one grader: an answer or a submission file against a task, used by the env, rescore, the filter and synthesis.
 
-``grade(task, answer=..., submission=...)`` picks the task's metric (answer tasks) or its
-hidden labels and leaderboard (prediction tasks).  It raises what cannot be graded here (an
-unknown metric, an unconfigured judge, missing labels); callers record that as a scoring
-error, so the answer is kept for ``dsgym rescore``.  (A prediction task's invalid submission is
-not an error: it scores the task's ``invalid_score``, see ``dsgym.predict.grade``.)
+``grade(task, answer=..., submission=..., scoring=...)`` picks the metric that grades the task
+under the scoring profile (``dsgym.scoring.profiles``: ``dsgym``, the task's own metric, or
+``official``, the release's grader for official suites) for answer tasks, or the hidden labels
+and leaderboard for prediction tasks (the same under both profiles).  It raises what cannot be
+graded here (an unknown metric or profile, an unconfigured judge, missing labels); callers record
+that as a scoring error, so the answer is kept for ``dsgym rescore``.  (A prediction task's
+invalid submission is not an error: it scores the task's ``invalid_score``, see
+``dsgym.predict.grade``.)
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dsgym.scoring import score_answer
+from dsgym.scoring.profiles import DEFAULT_PROFILE, Choice, choose
 from dsgym.scoring.result import Score
 
 if TYPE_CHECKING:  # the grader also runs where pydantic is not installed (Harbor task folders' tests/)
@@ -23,15 +27,21 @@ _GOLD = object()  # the task's own answer
 
 
 def grade(task: Task, answer: str | None = None, submission: Path | bytes | None = None, *,
-          reference: Any = _GOLD) -> Score:
+          reference: Any = _GOLD, scoring: str = DEFAULT_PROFILE) -> Score:
     """Score ``answer`` (answer tasks) or the ``submission`` file (prediction tasks; None: none written).
 
-    ``reference`` replaces the task's gold answer (the filter compares against a computed one).
+    ``reference`` replaces the task's gold answer (the filter compares against a computed one);
+    ``scoring`` is the profile (``metric_used`` says which metric it picks).
     """
+    choice = choose(task, scoring)
     if task.kind == "prediction":
         from dsgym.predict.grade import grade as grade_submission  # pandas and the metrics: only when needed
 
         return grade_submission(task, submission)
-    return score_answer(task.metric, answer or "", task.answer if reference is _GOLD else reference,
-                        task.metric_params, question=task.question)
+    return score_answer(choice.metric, answer or "", choice.reference if reference is _GOLD else reference,
+                        choice.params, question=task.question)
 
+
+def metric_used(task: Task, scoring: str = DEFAULT_PROFILE) -> Choice:
+    """The metric ``grade`` uses for ``task`` under ``scoring``, and why when it is not an official one."""
+    return choose(task, scoring)

@@ -51,7 +51,8 @@ def build(record: Mapping[str, Any], index: int, tid: str, ctx: Context) -> Task
     meta = mapping(record, "metadata")
     metric, answer, params = read_answer(record.get("answer"))
     metadata = {key: meta.get(key) for key in ("domain", "paper_title", "paper_path", "reference", "notebook_path")}
-    metadata.update(data_link=[link.strip() for link in strings(record, "data_link", required=False)], index=index)
+    metadata.update(data_link=[link.strip() for link in strings(record, "data_link", required=False)], index=index,
+                    official_answer=str(record.get("answer")))  # the text the release grades against
     return Task(
         id=tid, suite=ctx.suite, data_root=ctx.data_root, question=question(record),
         context=text(record, "context", required=False), guideline=text(record, "answer_guideline", required=False),

@@ -36,7 +36,8 @@ def build(record: Mapping[str, Any], index: int, tid: str, ctx: Context) -> Task
         raise RecordError("answer", "missing" if raw_answer is None else "expected a non-empty string")
     kind = meta.get("question_type")
     metadata = {"question_type": kind, "keywords": meta.get("keywords") or [],
-                "reference": meta.get("reference"), "index": index}
+                "reference": meta.get("reference"), "index": index,
+                "official_answer": raw_answer}  # the text the release grades against (--scoring official)
     if kind == "multiple_choice":
         options = meta.get("multiple_choices")
         if options is not None and (not isinstance(options, list) or not all(isinstance(o, str) for o in options)):

@@ -20,6 +20,17 @@ parameter, a judge without a model) raises.
 |             |         | $DSGYM_JUDGE_BASE_URL, $OPENAI_API_KEY), cache=True, cache_dir=None,      |
 |             |         | timeout=120, max_retries=4, max_tokens=512                                |
 | pending     | pending | (none: scores 0 until synthesis sets a reference from the rollouts)      |
+
+The ``official`` scoring profile (``dsgym.scoring.profiles``, docs/scoring.md) grades the
+official suites with the release's own graders, rewritten here:
+
+| metric               | module         | params (defaults)                                          |
+|----------------------|----------------|------------------------------------------------------------|
+| official_exact_match | official       | numeric_tolerance=0.03                                     |
+| official_list_match  | official       | numeric_tolerance=0.0                                      |
+| official_dabstep     | official       | (none)                                                     |
+| official_llm_score   | official_judge | as llm_judge (max_tokens=1024), numeric_tolerance=0.01     |
+| official_hms         | hms            | as llm_judge (max_tokens=2048), llm_score=True             |
 """
 
 from __future__ import annotations
@@ -32,9 +43,12 @@ from dsgym.scoring.choice import choice
 from dsgym.scoring.dabstep import dabstep
 from dsgym.scoring.daeval import daeval
 from dsgym.scoring.exact import exact_match
+from dsgym.scoring.hms import official_hms
 from dsgym.scoring.judge import JudgeConfigError, llm_judge
 from dsgym.scoring.lists import list_match
 from dsgym.scoring.numeric import numeric
+from dsgym.scoring.official import official_dabstep, official_exact_match, official_list_match
+from dsgym.scoring.official_judge import official_llm_score
 from dsgym.scoring.pending import pending
 from dsgym.scoring.result import Score
 from dsgym.scoring.text import MetricParamError, ScoringError
@@ -50,6 +64,11 @@ METRICS: dict[str, Metric] = {
     "choice": choice,
     "llm_judge": llm_judge,
     "pending": pending,
+    "official_exact_match": official_exact_match,
+    "official_list_match": official_list_match,
+    "official_dabstep": official_dabstep,
+    "official_llm_score": official_llm_score,
+    "official_hms": official_hms,
 }
 
 

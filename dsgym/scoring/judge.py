@@ -151,27 +151,42 @@ def judge_client(model: str, base_url: str | None, api_key: str | None, cache_di
         return client
 
 
+def judge_model(metric: str, model: str | None, base_url: str | None) -> tuple[str, str | None]:
+    """The judge's model and endpoint: the metric's params, else $DSGYM_JUDGE_MODEL / $DSGYM_JUDGE_BASE_URL."""
+    model = model or os.environ.get("DSGYM_JUDGE_MODEL")
+    base_url = base_url or os.environ.get("DSGYM_JUDGE_BASE_URL")
+    if not model:
+        raise JudgeConfigError(f"the {metric} metric has no model: set metric_params {{'model': ..., "
+                               "'base_url': ...} or the DSGYM_JUDGE_MODEL and DSGYM_JUDGE_BASE_URL environment "
+                               "variables (the API key comes from OPENAI_API_KEY)")
+    return model, base_url
+
+
+def open_judge(model: str, base_url: str | None, api_key: str | None, cache_dir: str | None, cache: bool,
+               timeout: float, max_retries: int, max_tokens: int | None) -> LLMClient:
+    """The shared client of a judge, caching where ``dsgym.llm.chosen_cache_dir`` says (resolved per call:
+    one process may grade several runs)."""
+    from dsgym.llm import chosen_cache_dir
+
+    directory = chosen_cache_dir(cache_dir)
+    return judge_client(model, base_url, api_key, None if directory is None else str(directory), cache,
+                        timeout, max_retries, max_tokens)
+
+
 def llm_judge(prediction: str, reference: Any, question: str = "", model: str | None = None,
               base_url: str | None = None, api_key: str | None = None, cache_dir: str | None = None,
               cache: bool = True, timeout: float = 120.0, max_retries: int = 4,
               max_tokens: int | None = 512) -> Score:
     """1 when the judge model says the answer means the same as the reference."""
-    model = model or os.environ.get("DSGYM_JUDGE_MODEL")
-    base_url = base_url or os.environ.get("DSGYM_JUDGE_BASE_URL")
-    if not model:
-        raise JudgeConfigError("the llm_judge metric has no model: set metric_params {'model': ..., "
-                               "'base_url': ...} or the DSGYM_JUDGE_MODEL and DSGYM_JUDGE_BASE_URL environment "
-                               "variables (the API key comes from OPENAI_API_KEY)")
-    from dsgym.llm import LLMError, chosen_cache_dir
+    model, base_url = judge_model("llm_judge", model, base_url)
+    from dsgym.llm import LLMError
 
     text, failed = read_answer(prediction)
     if failed:
         return failed
     if reference is None or not as_text(reference).strip():
         return zero("the task has no reference answer")
-    directory = chosen_cache_dir(cache_dir)  # resolved per call: one process may grade several runs
-    client = judge_client(model, base_url, api_key, None if directory is None else str(directory), cache,
-                          timeout, max_retries, max_tokens)
+    client = open_judge(model, base_url, api_key, cache_dir, cache, timeout, max_retries, max_tokens)
     prompt = USER_TEMPLATE.format(question=as_text(question).strip() or "(not given)",
                                   reference=as_text(reference).strip(), candidate=text.strip())
     breakdown: dict[str, Any] = {"judge_model": model, "judge_base_url": client.base_url}
