@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from dsgym.sandbox.gpus import normalize as normalize_gpus
+from dsgym.scoring.profiles import check_profile
 from dsgym.sandbox.base import Limits
 
 
@@ -29,6 +30,7 @@ class EnvConfig:
     limits: Limits | None = None  # the sandbox's resources (None: the suite's, via admission control)
     interface: str = "text"  # what the prompt asks for: <python>/<answer> text, or tool calls
     gpus: str | None = None  # GPUs for prediction tasks' sandboxes: "all" or "0,1" (docker only; off by default)
+    scoring: str = "dsgym"  # the scoring profile: dsgym's metrics, or "official" (the release's; docs/scoring.md)
 
     def __post_init__(self) -> None:
         if min(self.max_turns, self.cell_timeout, self.episode_budget, self.max_output_chars) <= 0:
@@ -36,6 +38,7 @@ class EnvConfig:
         if self.max_observation_chars < 1000:
             raise ValueError("max_observation_chars must be at least 1000 (the end-of-episode notes must fit)")
         object.__setattr__(self, "gpus", normalize_gpus(self.gpus))  # a GpuError (ValueError) when malformed
+        check_profile(self.scoring)  # an UnknownProfileError (ValueError) names the profiles
 
     @classmethod
     def from_options(cls, options: dict[str, Any] | None = None, **more: Any) -> EnvConfig:

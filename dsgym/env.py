@@ -16,7 +16,7 @@ from dsgym.actions import FORMAT_HELP, Action, format_execution, parse_action, t
 from dsgym.config import DEFAULTS, EnvConfig
 from dsgym.fetching import missing_data_hint
 from dsgym.figures import FigureLimits, FigureStore
-from dsgym.grading import grade
+from dsgym.grading import grade, metric_used
 from dsgym.sandbox import Limits, Sandbox, SandboxBroken, SandboxError, SandboxPool, SandboxSpec
 from dsgym.sandbox.base import CopyOutError, PendingCell
 from dsgym.sandbox.gpus import require as require_gpus
@@ -69,7 +69,10 @@ class DSGymEnv(gym.Env[str, str]):
 
     ``interface`` only changes what the prompt tells the agent: ``"text"`` asks for
     ``<python>``/``<answer>`` replies (fed to ``step``), ``"tools"`` names the
-    ``run_python``/``submit_answer`` tools of ``dsgym.rl`` (fed to ``act``).
+    ``run_python``/``submit_answer`` tools of ``dsgym.rl`` (fed to ``act``).  ``scoring`` is
+    the scoring profile: ``dsgym`` (the task's own metric) or ``official`` (the official
+    release's grader where a suite has one; docs/scoring.md); the final info names it and the
+    metric used (``scoring``, ``metric``).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
@@ -94,6 +97,7 @@ class DSGymEnv(gym.Env[str, str]):
         render_mode: str | None = None,
         interface: str = DEFAULTS.interface,
         gpus: str | None = DEFAULTS.gpus,
+        scoring: str = DEFAULTS.scoring,
         variant: int | str | None = None,
     ):
         # a Suite object (say, one task of a synthesis run) is used as given, without the registry
@@ -103,7 +107,8 @@ class DSGymEnv(gym.Env[str, str]):
             raise ValueError(f"suite {self.suite.name!r} has no tasks")
         self.config = EnvConfig(max_turns=max_turns, cell_timeout=cell_timeout, episode_budget=episode_budget,
                                 max_output_chars=max_output_chars, max_observation_chars=max_observation_chars,
-                                sandbox=sandbox, image=image, limits=limits, interface=interface, gpus=gpus)
+                                sandbox=sandbox, image=image, limits=limits, interface=interface, gpus=gpus,
+                                scoring=scoring)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         if interface not in INTERFACES:
@@ -267,6 +272,7 @@ class DSGymEnv(gym.Env[str, str]):
         reward = self._grade_submission(info) if self.task.kind == "prediction" else info.get("score", 0.0)
         info.setdefault("score", 0.0)
         info.setdefault("score_breakdown", {"reason": f"no answer ({reason})"})
+        info.update(scoring=self.config.scoring, metric=metric_used(self.task, self.config.scoring).metric)
         if (variant := self.task.metadata.get("variant")) and isinstance(info["score_breakdown"], dict):
             info["score_breakdown"]["variant"] = {**variant, **_variant_meaning(self.task)}
         self._release()
@@ -302,7 +308,7 @@ class DSGymEnv(gym.Env[str, str]):
         assert self.task is not None
         info["answer"] = answer
         try:
-            score = grade(self.task, answer)
+            score = grade(self.task, answer, scoring=self.config.scoring)
         except Exception as exc:  # noqa: BLE001 - e.g. an unknown metric or an unconfigured judge
             info.update(score=0.0, score_breakdown={"error": f"{type(exc).__name__}: {exc}"},
                         error=f"scoring failed: {exc}")
@@ -338,7 +344,7 @@ class DSGymEnv(gym.Env[str, str]):
         if size is not None:
             info["submission"] = str(saved)
         try:
-            score = grade(self.task, submission=saved if size is not None else None)
+            score = grade(self.task, submission=saved if size is not None else None, scoring=self.config.scoring)
         except GradingError as exc:
             info.update(score=0.0, score_breakdown={"error": str(exc)}, error=f"scoring failed: {exc}")
             return 0.0

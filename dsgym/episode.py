@@ -100,6 +100,8 @@ class EpisodeRecord:
     submission: str | None = None  # a prediction task's submission file, as copied out of the sandbox
     score: float | None = 0.0
     score_breakdown: dict[str, Any] = field(default_factory=dict)
+    scoring: str | None = None  # the scoring profile that graded it (None: not graded; older runs: dsgym)
+    metric: str | None = None  # the metric the profile used for the task (dsgym.scoring.profiles)
     termination: str | None = None
     error: str | None = None
     error_type: str | None = None
@@ -327,6 +329,7 @@ def _finish(record: EpisodeRecord, reward: float, info: dict[str, Any]) -> None:
     record.submission = info.get("submission")
     record.score = reward
     record.score_breakdown = info.get("score_breakdown", {})
+    record.scoring, record.metric = info.get("scoring"), info.get("metric")
     error = info.get("error") or ""
     starved = [i for i, turn in enumerate(record.turns, 1) if turn.load_suspect]
     if starved and record.termination != "sandbox_error":

@@ -21,6 +21,7 @@ from typing import Any
 
 from dsgym import registry
 from dsgym.config import EnvConfig
+from dsgym.scoring.profiles import DEFAULT_PROFILE
 from dsgym.episode import episode_key, variant_seed
 from dsgym.llm import RUN_CACHE
 from dsgym import runlog
@@ -61,12 +62,19 @@ class EvalSettings:
     variants: int = 0  # seeded variants per task played beside the originals (dsgym.variants)
 
     def to_dict(self) -> dict[str, Any]:
+        env_options = {k: v for k, v in self.env_options.items()  # no profile recorded means dsgym's,
+                       if not (k == "scoring" and v == DEFAULT_PROFILE)}  # so runs from before profiles resume
         data = {"targets": list(self.targets), "agent": self.agent, "agent_kwargs": dict(self.agent_kwargs),
-                "samples": self.samples, "env_options": dict(self.env_options),
+                "samples": self.samples, "env_options": env_options,
                 "episode_timeout": self.episode_timeout}
         if self.variants:  # absent when 0, so runs from before variants existed still resume
             data["variants"] = self.variants
         return data
+
+    @property
+    def scoring(self) -> str:
+        """The run's scoring profile (``dsgym.scoring.profiles``)."""
+        return str(self.env_options.get("scoring") or DEFAULT_PROFILE)
 
     def env(self) -> EnvConfig:
         """The env options as an ``EnvConfig``: unknown names and bad values are errors (``ValueError``)."""
@@ -156,10 +164,21 @@ def write_summary(out: str | os.PathLike[str], summary: Any) -> None:
                                        + "\n").encode())
 
 
+def run_scoring(manifest: dict[str, Any] | None) -> str:
+    """The scoring profile a run folder's manifest records (none recorded: dsgym's)."""
+    settings = (manifest or {}).get("settings")
+    options = settings.get("env_options") if isinstance(settings, dict) else None
+    return str(options.get("scoring") or DEFAULT_PROFILE) if isinstance(options, dict) else DEFAULT_PROFILE
+
+
 def settings_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Human-readable differences between two settings dicts (JSON-normalised)."""
     old, new = json.loads(json.dumps(old, default=str)), json.loads(json.dumps(new, default=str))
     diffs = []
+    was, now = run_scoring({"settings": old}), run_scoring({"settings": new})
+    if was != now:
+        diffs.append(f"scoring profile: {was} (in the run) vs {now} (now); a run folder holds one profile: "
+                     f"`dsgym rescore <run> --scoring {now}` re-grades its answers into a new folder")
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):
             diffs.append(f"{key}: {json.dumps(old.get(key))} (in the run) vs {json.dumps(new.get(key))} (now)")
