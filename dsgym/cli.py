@@ -29,7 +29,8 @@ LAZY_COMMANDS = {
               "Serve dsgym environments to RL trainers under the OpenEnv contract."),
     "fetch": ("dsgym.fetch_command:fetch_command",
               "Fetch official suites (task files and the data they need) into the user cache."),
-    "export": ("dsgym.export.command:export_app", "Write a suite in another harness's task format (harbor)."),
+    "export": ("dsgym.export.command:export_app",
+               "Export a suite for another harness (harbor) or a run's answers for a leaderboard (dabstep)."),
 }
 
 
