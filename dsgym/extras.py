@@ -6,7 +6,7 @@ import importlib
 from types import ModuleType
 
 # module -> the extra that brings it (pyproject.toml [project.optional-dependencies])
-EXTRA_OF = {"pandas": "predict", "sklearn": "synth", "scipy": "synth", "ipykernel": "local", "ray": "ray",
+EXTRA_OF = {"pandas": "predict", "yaml": "predict", "sklearn": "synth", "scipy": "synth", "ipykernel": "local", "ray": "ray",
             "datasets": "hub", "torch": "sft", "trl": "trl", "openenv": "openenv", "verifiers": "verifiers"}
 
 

@@ -1,9 +1,10 @@
 """Where suites come from and how env ids resolve to tasks.
 
-Suites are found in four places: the embedded suites that ship inside the
+Suites are found in five places: the embedded suites that ship inside the
 package (``dsgym/tasks/<suite>/manifest.json``), the official suites under the
 folder named by ``DSGYM_DATA_DIR`` (laid out like the official release's
-``data/``; see ``dsgym.loaders``), folders named in the ``DSGYM_SUITES``
+``data/``; see ``dsgym.loaders``), MLE-bench's prepared competitions under
+``DSGYM_MLEBENCH_DIR`` (``dsgym.loaders.mlebench``), folders named in the ``DSGYM_SUITES``
 environment variable (``os.pathsep``-separated), and folders passed to
 ``register_suite``.  Each suite's tasks are also registered with
 Gymnasium as ``<suite>/<task-id>`` and the suite itself as ``dsgym/<suite>``.
@@ -90,6 +91,11 @@ def _ensure_loaded() -> None:
             _register_fetched()
             if data_dir := os.environ.get("DSGYM_DATA_DIR"):
                 register_official(Path(data_dir))  # after the fetched ones: DSGYM_DATA_DIR wins where both have a suite
+            if mlebench_dir := os.environ.get("DSGYM_MLEBENCH_DIR"):
+                try:
+                    register_mlebench(mlebench_dir)
+                except (TaskFileError, ImportError) as exc:  # ImportError: the predict extra is missing
+                    log.warning("skipping suite: %s", exc)
         _loaded = True
 
 
@@ -179,6 +185,13 @@ def register_official(data_dir: str | os.PathLike[str]) -> list[Suite]:
     if not found:
         log.warning("no official suite found under %s", data_dir)
     return found
+
+
+def register_mlebench(data_dir: str | os.PathLike[str], competitions: str | os.PathLike[str] | None = None) -> Suite:
+    """Register the suite ``mlebench``: the competitions MLE-bench prepared under ``data_dir`` (docs/mlebench.md)."""
+    from dsgym.loaders import mlebench
+
+    return add_suite(mlebench.load(data_dir, competitions))
 
 
 def register_suite(path: str | os.PathLike[str]) -> Suite:

@@ -53,7 +53,8 @@ class PredictionSpec(BaseModel):
 
     ``labels_file`` (id + target columns, like the sample submission) and
     ``leaderboard_file`` (offline leaderboard stats, keyed by ``leaderboard_key``,
-    default the task id) are host paths and never enter the sandbox; in a
+    default the task id; or MLE-bench's ``leaderboard.csv`` of one competition,
+    ranked by MLE-bench's medal rules) are host paths and never enter the sandbox; in a
     manifest they are relative to the suite folder.  ``sample_submission`` is
     relative to the data folder, so the agent sees it too.  An invalid
     submission scores ``invalid_score``.

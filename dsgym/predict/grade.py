@@ -93,7 +93,7 @@ def _placed(breakdown: dict[str, Any], board: standing.Leaderboard | None) -> Sc
     place = board.standing(breakdown["metric_value"])
     breakdown.update(percentile=place.percentile, rank=place.rank, teams=place.teams, medal=place.medal,
                      above_median=place.above_median, medal_thresholds=place.thresholds,
-                     leaderboard=board.source)
+                     leaderboard=board.source, medal_rules=board.rules)
     return Score(min(1.0, max(0.0, place.percentile / 100.0)), breakdown)
 
 
@@ -174,6 +174,11 @@ def leaderboard(task: Task, *, private: bool = True) -> standing.Leaderboard | N
     if spec.leaderboard_file is None:
         return None
     path = Path(spec.leaderboard_file)
+    if path.suffix.lower() == ".csv":  # MLE-bench's leaderboard.csv: one competition, MLE-bench's medal rules
+        try:
+            return _read_mlebench_board(path, path.stat().st_mtime_ns, spec.higher_is_better)
+        except (OSError, ValueError) as exc:
+            raise GradingError(f"task {task.env_id}: leaderboard {path} unusable: {exc}") from exc
     key = spec.leaderboard_key or task.id
     try:
         boards = _read_leaderboards(path, path.stat().st_mtime_ns)
@@ -201,3 +206,8 @@ def _read_labels(path: Path, mtime_ns: int, id_column: str,
 @lru_cache(maxsize=16)
 def _read_leaderboards(path: Path, mtime_ns: int) -> dict[str, dict]:
     return standing.load_leaderboards(path)
+
+
+@lru_cache(maxsize=16)
+def _read_mlebench_board(path: Path, mtime_ns: int, higher_is_better: bool) -> standing.Leaderboard:
+    return standing.mlebench_leaderboard(path, higher_is_better)

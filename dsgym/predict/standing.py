@@ -25,10 +25,19 @@ Rules, for a leaderboard of ``teams`` entries (the agent is not added to it):
   | 1000+    | top 10 + 0.2% teams  | top 5%  | top 10% |
 
   A score earns the best medal whose rank it reaches.
+
+MLE-bench's ``leaderboard.csv`` (one competition, Kaggle's final leaderboard with a
+``score`` column, best first) is read by ``mlebench_leaderboard``, and scores placed on it
+follow MLE-bench's grader instead (``rules="mlebench"``): the shares are rounded down
+(at least rank 1), so 25 teams give gold to the top 2 where the table above gives the top 3,
+and the score is rounded to 5 decimals before it is placed, as MLE-bench rounds every
+competition score.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Mapping
@@ -63,6 +72,28 @@ def medal_thresholds(teams: int) -> dict[str, int]:
     return {"gold": gold, "silver": _share(teams, 5), "bronze": _share(teams, 10)}
 
 
+def mlebench_medal_thresholds(teams: int) -> dict[str, int]:
+    """The rank needed for each medal as MLE-bench's grader takes it: shares rounded down, at least 1."""
+    if teams < 1:
+        raise ValueError(f"a leaderboard needs at least one team, got {teams}")
+
+    def share(tenths_of_percent: int) -> int:
+        return max(1, teams * tenths_of_percent // 1000)
+
+    if teams < 100:
+        return {"gold": share(100), "silver": share(200), "bronze": share(400)}
+    if teams < 250:
+        return {"gold": 10, "silver": share(200), "bronze": share(400)}
+    gold = 10 + teams * 2 // 1000
+    if teams < 1000:
+        return {"gold": gold, "silver": 50, "bronze": 100}
+    return {"gold": gold, "silver": share(50), "bronze": share(100)}
+
+
+RULES = {"kaggle": medal_thresholds, "mlebench": mlebench_medal_thresholds}
+MLEBENCH_DECIMALS = 5  # MLE-bench rounds a competition score to 5 decimals before ranking it
+
+
 @dataclass(frozen=True)
 class Standing:
     """A score's place on a leaderboard (the module docstring gives the rules)."""
@@ -88,7 +119,8 @@ class Leaderboard:
 
     scores: tuple[float, ...]
     higher_is_better: bool
-    source: str  # "private" or "public"
+    source: str  # "private", "public" or "leaderboard.csv"
+    rules: str = "kaggle"  # the medal rules: "kaggle" (the module docstring's table) or "mlebench"
 
     def _better(self, values: np.ndarray, score: float) -> np.ndarray:
         strictly = values > score if self.higher_is_better else values < score
@@ -98,6 +130,8 @@ class Leaderboard:
         score = float(score)
         if math.isnan(score):
             raise ValueError("cannot place a NaN score on a leaderboard")
+        if self.rules == "mlebench" and math.isfinite(score):
+            score = round(score, MLEBENCH_DECIMALS)
         if not self.scores:
             raise ValueError("the leaderboard is empty")
         values = np.asarray(self.scores, dtype=float)
@@ -106,7 +140,7 @@ class Leaderboard:
         better = int(self._better(values, score).sum())
         worse = teams - better - equal
         rank = better + 1
-        thresholds = medal_thresholds(teams)
+        thresholds = RULES[self.rules](teams)
         medal = next((m for m in MEDALS if rank <= thresholds[m]), "none")
         median = float(np.median(values))
         above_median = bool(self._better(np.array([score]), median)[0])
@@ -147,6 +181,49 @@ def leaderboard_from_stats(stats: Mapping[str, Any], higher_is_better: bool | No
             raise ValueError(f"the {source} scores run from {scores[0]} (best) to {scores[-1]}, so "
                              f"{'higher' if direction else 'lower'} is better, but the metric says otherwise")
     return Leaderboard(tuple(sorted(scores, reverse=direction)), direction, source)
+
+
+def mlebench_leaderboard(path: Path, higher_is_better: bool | None = None) -> Leaderboard:
+    """MLE-bench's ``leaderboard.csv`` for one competition, ranked by MLE-bench's rules.
+
+    Only the ``score`` column is read; rows without a finite score are dropped.  The
+    direction comes from the first and last rows, as MLE-bench takes it, and must agree
+    with ``higher_is_better`` when given.  A Git LFS pointer (a checkout without
+    ``git lfs pull``) is named as such.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text: {exc}") from None
+    if text.startswith("version https://git-lfs"):
+        raise ValueError(f"{path} is a Git LFS pointer, not the leaderboard: run `git lfs pull` in the "
+                         "mle-bench checkout")
+    rows = csv.DictReader(io.StringIO(text))
+    if "score" not in (rows.fieldnames or []):
+        raise ValueError(f"{path} has no score column (columns: {', '.join(rows.fieldnames or []) or 'none'})")
+    scores = []
+    for row in rows:
+        try:
+            value = float(row["score"])
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(value):
+            scores.append(value)
+    if not scores:
+        raise ValueError(f"{path} has no numeric scores")
+    if _equal(np.array([scores[-1]]), scores[0])[0]:
+        if higher_is_better is None:
+            raise ValueError(f"all {len(scores)} scores in {path} are equal, so their order gives no direction")
+        direction = higher_is_better
+    else:
+        direction = scores[0] > scores[-1]
+        if higher_is_better is not None and higher_is_better != direction:
+            raise ValueError(f"{path} runs from {scores[0]} (first row) to {scores[-1]} (last row), so "
+                             f"{'higher' if direction else 'lower'} is better, but the metric says otherwise")
+    return Leaderboard(tuple(sorted(scores, reverse=direction)), direction, "leaderboard.csv", rules="mlebench")
 
 
 def load_leaderboards(path: Path) -> dict[str, dict]:
