@@ -548,6 +548,23 @@ def _episode_table(records: list[dict], agent: str) -> Table:
     return table
 
 
+def _note_scoring(profile: str, jobs) -> None:
+    """Say before any episode which tasks a profile grades with a judge model, or not with an official grader."""
+    from dsgym.grading import metric_used
+
+    if profile == "dsgym":
+        return
+    choices = [metric_used(task, profile) for task in {(j.suite, j.task_id): j.task for j in jobs}.values()]
+    judged = sum(c.judged for c in choices)
+    if judged and not os.environ.get("DSGYM_JUDGE_MODEL"):
+        err.print(f"note: under --scoring {profile}, {judged} task(s) are graded by a judge model and "
+                  "DSGYM_JUDGE_MODEL is not set: they will be scoring errors until `dsgym rescore --judge`",
+                  style="yellow", **PLAIN)
+    if unofficial := [c for c in choices if not c.official]:
+        err.print(f"note: {len(unofficial)} task(s) have no official grader and keep dsgym's metric "
+                  f"({unofficial[0].note})", style="yellow", **PLAIN)
+
+
 @app.command("eval")
 def evaluate(
     targets: Optional[list[str]] = typer.Argument(None, help="Suites and/or <suite>/<task-id> ids. Omit them "
@@ -588,6 +605,10 @@ def evaluate(
                                                    f"(default {DEFAULTS.episode_budget:g})."),
     image: Optional[str] = typer.Option(None, help="Sandbox image tag to use instead of the suites' own."),
     gpus: Optional[str] = GpusOpt,
+    scoring: Optional[str] = typer.Option(None, "--scoring", help="Scoring profile: dsgym (dsgym's metrics; the "
+                                          "default) or official (the official release's graders, for numbers "
+                                          "beside the paper's; docs/scoring.md). Recorded in the run: a resume "
+                                          "keeps it, another profile is refused (rescore --scoring re-grades)."),
     episode_timeout: Optional[float] = typer.Option(None, help="Hard wall-clock seconds per episode, retries "
                                                     "included; past it the episode is an error of type timeout "
                                                     "(default: 2 x episode budget + 60)."),
@@ -629,7 +650,7 @@ def evaluate(
         fail("--concurrency and --samples must be at least 1, --retries at least 0")
     agent_kwargs = {"model": model, "base_url": base_url, "temperature": temperature, "max_tokens": max_tokens}
     env_given = {"sandbox": sandbox, "max_turns": max_turns, "cell_timeout": cell_timeout,
-                 "episode_budget": episode_budget, "image": image, "gpus": gpus}
+                 "episode_budget": episode_budget, "image": image, "gpus": gpus, "scoring": scoring}
     if variants is not None and variants < 0:
         fail("--variants must be at least 0")
     settings = _eval_settings(targets, out, agent=agent, samples=samples, episode_timeout=episode_timeout,
@@ -641,6 +662,7 @@ def evaluate(
         jobs = runner.expand(settings.targets, settings.samples, settings.variants)
     except (dsgym.UnknownEnvError, ValueError) as exc:
         fail(str(exc))
+    _note_scoring(settings.scoring, jobs)
     try:
         probe = load_agent(settings.agent, **settings.agent_kwargs)
     except TypeError as exc:
@@ -723,7 +745,7 @@ def evaluate(
         _print_table(report.prediction_table(records))
     summary = outcome.summary if outcome is not None else report.summarize(
         records, name=out.name, agent=settings.agent, model=settings.agent_kwargs.get("model"), k=settings.samples,
-        seed=seed, pass_threshold=pass_threshold)  # an abort: evaluate wrote summary.json but returned nothing
+        seed=seed, pass_threshold=pass_threshold, scoring=settings.scoring)  # an abort: nothing returned
     _print_table(report.summary_table(summary))
     for line in report.summary_footer(summary):
         console.print(line, **PLAIN)
@@ -741,30 +763,42 @@ def evaluate(
 @app.command("rescore")
 def rescore(
     runs: list[Path] = typer.Argument(..., help="Run folders (runs/<name>)."),
-    judge: bool = typer.Option(False, "--judge", help="Also re-grade llm_judge tasks (calls the judge model)."),
+    judge: bool = typer.Option(False, "--judge", help="Also re-grade tasks graded by a judge model (llm_judge; "
+                               "DiscoveryBench under --scoring official): calls the judge model."),
+    scoring: Optional[str] = typer.Option(None, "--scoring", help="Scoring profile to grade under: dsgym or "
+                                          "official (default: the run's own). Another profile than the run's "
+                                          "writes a new run folder (--out, default <run>-<profile>); the run "
+                                          "itself is not changed."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the re-graded copy when --scoring "
+                                       "differs from the run's profile (one run at a time)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap confidence intervals."),
 ) -> None:
     """Re-grade stored answers with the current metrics: no agent, no model, no sandbox.
 
-    episodes.jsonl is rewritten atomically; each re-graded record keeps its previous_score.
+    Under the run's own profile episodes.jsonl is rewritten atomically and each re-graded
+    record keeps its previous_score; under another profile a new run folder gets the re-graded copy.
     """
     from dsgym import report, runner, shutdown
 
+    if out is not None and len(runs) > 1:
+        fail("--out names one folder: rescore one run at a time with it")
     shutdown.install()
     for path in runs:
         try:
-            result = runner.rescore(path, allow_judge=judge)
-        except runner.RunDirError as exc:
+            result = runner.rescore(path, allow_judge=judge, scoring=scoring, out=out)
+        except (runner.RunDirError, ValueError) as exc:  # ValueError: an unknown profile
             fail(str(exc))
         except KeyboardInterrupt as exc:  # the log is replaced atomically: it holds the old grades or the new
             err.print(f"{shutdown.cause(exc)}: {path} was left as it was; the runs before it are re-graded",
                       **PLAIN)
             raise typer.Exit(shutdown.exit_code(exc))
         skipped = "; ".join(f"{reason}: {count}" for reason, count in sorted(result.skipped.items()))
-        console.print(f"{path}: re-graded {result.regraded} answer(s), {result.changed} changed"
-                      + (f"; skipped {skipped}" if skipped else ""), **PLAIN)
+        where = path if result.out is None or result.out == path else f"{path} -> {result.out}"
+        console.print(f"{where}: re-graded {result.regraded} answer(s) under the {result.scoring} scoring "
+                      f"profile, {result.changed} changed" + (f"; skipped {skipped}" if skipped else ""), **PLAIN)
         if result.torn_bytes:
             err.print(f"warning: dropped a torn last line ({result.torn_bytes} bytes)", style="yellow", **PLAIN)
+        path = result.out or path
         summary = report.summarize_run(path, seed=seed)
         runner.write_summary(path, summary)
         _print_table(report.summary_table(summary))

@@ -200,6 +200,8 @@ class Summary:
     load_retries: int = 0  # episodes played again after a load-suspect attempt
     # mean over tasks of (score on the original - score on its seeded variants): a contamination indicator
     variant_gap: Estimate | None = None
+    scoring: str = "dsgym"  # the scoring profile the scores are under ("mixed: ..." when records disagree)
+    metrics: dict[str, int] = field(default_factory=dict)  # metric -> graded episodes
 
     @property
     def variants(self) -> Group | None:
@@ -231,7 +233,8 @@ class Summary:
                 "notes": self.notes, "predictions": [p.to_dict() for p in self.predictions],
                 "replies": self.replies, "cached_replies": self.cached_replies, "conditions": self.conditions,
                 "load_retries": self.load_retries,
-                "variant_gap": self.variant_gap.to_dict() if self.variant_gap is not None else None}
+                "variant_gap": self.variant_gap.to_dict() if self.variant_gap is not None else None,
+                "scoring": self.scoring, "metrics": self.metrics}
 
 
 def conditions_text(records: list[dict[str, Any]]) -> str:
@@ -303,13 +306,39 @@ def _group(kind: str, name: str, tasks: list[TaskResult], k: int, *, threshold: 
                  mean, pass1, passk, dict(sorted(excluded.items())))
 
 
+def scoring_of(records: list[dict[str, Any]], declared: str | None = None) -> tuple[str, dict[str, int], list[str]]:
+    """The scoring profile of graded records (``declared``: the run's), the metrics used, and notes about them.
+
+    A record without a profile predates profiles and was graded by dsgym's metrics.
+    """
+    graded = [r for r in records if r.get("score") is not None]
+    profiles = Counter(r.get("scoring") or "dsgym" for r in graded)
+    if declared and declared not in profiles:
+        profiles[declared] = 0  # a run declared under one profile whose records were graded under another
+    metrics = Counter(r.get("metric") or "unrecorded" for r in graded)
+    notes = []
+    if len(profiles) > 1:
+        listed = ", ".join(f"{name} ({count})" for name, count in sorted(profiles.items()))
+        profile = f"mixed: {listed}"
+        notes.append(f"WARNING: the episodes were graded under different scoring profiles ({listed}); "
+                     "their scores do not mean the same thing")
+    else:
+        profile = next(iter(profiles), "dsgym")
+    if profile == "official" and (kept := Counter(str(r.get("suite")) for r in graded
+                                                  if not str(r.get("metric") or "").startswith("official_"))):
+        notes.append("scoring official: " + ", ".join(f"{suite} ({count})" for suite, count in sorted(kept.items()))
+                     + " episode(s) have no official grader and keep dsgym's metric (docs/scoring.md)")
+    return profile, dict(sorted(metrics.items())), notes
+
+
 def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "", model: str | None = None,
               k: int | None = None, pass_threshold: float = 1.0, confidence: float = 0.95,
-              resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Summary:
+              resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, scoring: str | None = None) -> Summary:
     """Summarise episode records: ``all``, then each suite, then each category (sorted by name).
 
     ``k`` defaults to the most samples any task has; pass@k leaves out tasks with fewer
-    than ``k`` scored samples (and says how many in ``notes``).
+    than ``k`` scored samples (and says how many in ``notes``).  ``scoring``: the run's
+    scoring profile; the records' own say whether they agree with it.
     """
     originals = [r for r in records if not r.get("variant")]
     tasks = task_results(originals)
@@ -328,7 +357,7 @@ def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "",
         gaps = [on_originals[(t.suite, t.task_id)] - float(np.mean(t.scores))
                 for t in variant_tasks if t.n and (t.suite, t.task_id) in on_originals]
         gap = _estimate(gaps, confidence=confidence, resamples=resamples, seed=seed)
-    notes = []
+    profile, metrics, notes = scoring_of(records, scoring)
     if variant_tasks:
         notes.append(f"{sum(t.n + t.errors for t in variant_tasks)} episode(s) on seeded task variants are "
                      "summarised apart (group 'variants'); the gap, the mean over tasks of the score on the "
@@ -364,7 +393,7 @@ def summarize(records: list[dict[str, Any]], *, name: str = "", agent: str = "",
                    replies=replies, cached_replies=cached, conditions=conditions_text(records),
                    load_retries=sum(any(a.get("error_type") == "load_suspect" for a in r.get("retried") or ())
                                     for r in records),
-                   variant_gap=gap)
+                   variant_gap=gap, scoring=profile, metrics=metrics)
 
 
 def summarize_run(path: str | os.PathLike[str], only: set[tuple[str, str]] | None = None,
@@ -373,7 +402,7 @@ def summarize_run(path: str | os.PathLike[str], only: set[tuple[str, str]] | Non
 
     ``only``: (suite, task id) pairs to keep, e.g. the tasks several runs share (``dsgym leaderboard``).
     """
-    from dsgym.run_folder import load_run
+    from dsgym.run_folder import load_run, run_scoring
 
     manifest, records, contents = load_run(path)
     if only is not None:
@@ -382,6 +411,7 @@ def summarize_run(path: str | os.PathLike[str], only: set[tuple[str, str]] | Non
     settings = _mapping(manifest.get("settings"))
     agent_kwargs = _mapping(settings.get("agent_kwargs"))
     options.setdefault("k", _count(settings.get("samples")))
+    options.setdefault("scoring", run_scoring(manifest))
     summary = summarize(records, name=str(manifest.get("name") or os.path.basename(os.path.abspath(path))),
                         agent=str(settings.get("agent") or ""), model=agent_kwargs.get("model"), **options)
     if summary.model is None and records:
@@ -411,7 +441,7 @@ def summary_table(summary: Summary):
 
     pct = int(round(summary.confidence * 100))
     title = f"{summary.agent}" + (f" ({summary.model})" if summary.model else "") + \
-        (f" - {summary.name}" if summary.name else "")
+        (f" - {summary.name}" if summary.name else "") + f" - scoring: {summary.scoring}"
     columns = ["group", "tasks", "episodes", f"mean [{pct}% CI]", "excluded (why)", f"pass@1 [{pct}% CI]"]
     if summary.k > 1:
         columns.append(f"pass@{summary.k} [{pct}% CI]")
@@ -446,6 +476,8 @@ def summary_footer(summary: Summary) -> list[str]:
                  + (f", {per:,.0f} per episode" if per is not None else "")
                  + f"; episode time {summary.wall_time:,.1f} s in total")
     lines.append(f"ran at: {summary.conditions}")
+    used = ", ".join(f"{name} ({count})" for name, count in summary.metrics.items() if name != "unrecorded")
+    lines.append(f"scoring profile: {summary.scoring}" + (f"; metrics: {used}" if used else ""))
     if summary.load_retries or summary.errors_by_type.get("load_suspect"):
         lines.append(f"load: {summary.load_retries} episode(s) had a cell starved of CPU and were played again at "
                      f"lower concurrency; {summary.errors_by_type.get('load_suspect', 0)} still load_suspect "

@@ -218,7 +218,8 @@ def _summary(outcome: EvalOutcome, settings: EvalSettings, **options: Any):
     from dsgym import report
 
     summary = report.summarize(outcome.records, name=outcome.out.name, agent=settings.agent,
-                               model=settings.agent_kwargs.get("model"), k=settings.samples, **options)
+                               model=settings.agent_kwargs.get("model"), k=settings.samples,
+                               scoring=settings.scoring, **options)
     if outcome.missing:
         summary.notes.append(f"incomplete: {len(outcome.records)} of {len(outcome.jobs)} episodes recorded")
     return summary
