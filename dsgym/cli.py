@@ -821,7 +821,10 @@ def leaderboard(
 
     if metric not in board.METRICS:
         fail(f"--metric is one of {', '.join(board.METRICS)}")
-    shown = board.load_runs(runs, metric, seed=seed, pass_threshold=pass_threshold)
+    try:
+        shown = board.load_runs(runs, metric, seed=seed, pass_threshold=pass_threshold)
+    except board.MixedScoringError as exc:
+        fail(str(exc))
     for skipped in shown.skipped:
         err.print(f"skipping {skipped}", style="yellow", **PLAIN)
     summaries = shown.summaries

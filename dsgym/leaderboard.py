@@ -14,6 +14,9 @@ takes ``report.Summary`` objects (``report.summarize_run``).
 Runs over different tasks are not comparable: ``load_runs`` summarises each run on the
 tasks all of them share and says so (``Board.coverage``, shown above every table); when
 they share none, each run keeps its own tasks and the page says loudly that they differ.
+Runs scored under different scoring profiles (dsgym's metrics, the official release's) are
+not comparable either, and no table puts them together: ``load_runs`` refuses them
+(``MixedScoringError``); every table names the profile its scores are under.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from dataclasses import dataclass, field
 from dsgym.report import Estimate, Summary, excluded_text
 
 METRICS = {"mean": "mean score", "pass1": "pass@1"}
+
+
+class MixedScoringError(ValueError):
+    """Runs graded under different scoring profiles: their scores do not mean the same thing."""
 
 
 @dataclass
@@ -61,6 +68,14 @@ def load_runs(paths: list[str | os.PathLike[str]], metric: str = "mean", **optio
             continue
         board.summaries.append(summary)
         covered.append((str(path), _task_keys(records)))
+    profiles: dict[str, list[str]] = {}
+    for summary in board.summaries:
+        profiles.setdefault(summary.scoring, []).append(summary.name)
+    if len(profiles) > 1:
+        listed = "; ".join(f"{profile}: {', '.join(names)}" for profile, names in sorted(profiles.items()))
+        raise MixedScoringError(f"the runs were scored under different scoring profiles ({listed}); a leaderboard "
+                                "shows runs of one profile. Show them apart, or re-grade them under one: "
+                                "dsgym rescore RUN --scoring official (or dsgym)")
     sets = [tasks for _, tasks in covered]
     if len({frozenset(tasks) for tasks in sets}) > 1:
         shared = set.intersection(*sets)
@@ -143,7 +158,8 @@ def _md_table(head: list[str], body: list[list[str]], text_columns: int) -> str:
 
 def markdown(summaries: list[Summary], metric: str = "mean", coverage: str | None = None) -> str:
     head, body, cat_head, cat_body = rows(summaries, metric)
-    parts = ["## Leaderboard", ""] + ([f"**{coverage}**", ""] if coverage else []) + [_md_table(head, body, 3)]
+    parts = ["## Leaderboard", "", f"Scoring profile: {_profile(summaries)}", ""] \
+        + ([f"**{coverage}**", ""] if coverage else []) + [_md_table(head, body, 3)]
     if len(cat_head) > 1:
         parts += ["", f"### {METRICS[metric]} by task category", "", _md_table(cat_head, cat_body, 1)]
     parts += ["", _legend(summaries)]
@@ -151,6 +167,14 @@ def markdown(summaries: list[Summary], metric: str = "mean", coverage: str | Non
     if notes:
         parts += ["", "Notes:", *notes]
     return "\n".join(parts) + "\n"
+
+
+def _profile(summaries: list[Summary]) -> str:
+    """The scoring profile the board's scores are under (``load_runs`` never mixes profiles)."""
+    profiles = sorted({s.scoring for s in summaries}) or ["dsgym"]
+    profile = ", ".join(profiles)
+    return profile + (" (the official release's graders; docs/scoring.md)" if profile == "official"
+                      else " (dsgym's metrics)" if profile == "dsgym" else "")
 
 
 def _legend(summaries: list[Summary]) -> str:
@@ -194,7 +218,8 @@ def html_page(summaries: list[Summary], metric: str = "mean", title: str = "dsgy
     head, body, cat_head, cat_body = rows(summaries, metric)
     esc = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{esc(title)}</title><style>{CSS}</style></head><body>", f"<h1>{esc(title)}</h1>"]
+           f"<title>{esc(title)}</title><style>{CSS}</style></head><body>", f"<h1>{esc(title)}</h1>",
+           f'<p class="scoring">Scoring profile: {esc(_profile(summaries))}</p>']
     if coverage:
         out.append(f'<p class="coverage">{esc(coverage)}</p>')
     out.append("<table><thead><tr>" + "".join(
@@ -274,7 +299,7 @@ def chart(summaries: list[Summary], metric: str = "mean"):
     ax.set_xticklabels([name for _, name in groups], rotation=40, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
     pct = int(round(summaries[0].confidence * 100)) if summaries else 95
-    ax.set_ylabel(f"{METRICS[metric]} ({pct}% CI)")
+    ax.set_ylabel(f"{METRICS[metric]} ({pct}% CI; scoring: {_profile(summaries).split(' (')[0]})")
     n_suites = sum(kind == "suite" for kind, _ in groups)
     for boundary in sorted({0.5, n_suites + 0.5}):  # all | suites | categories
         if boundary < len(groups) - 0.5:
