@@ -85,7 +85,8 @@ def summary_html(summary: Summary) -> str:
     overall = summary.overall
     variants = summary.variants
     mean_label = f"mean score{' on originals' if variants else ''} [{pct}% CI]"
-    cards = [card("episodes", f"{summary.episodes:,}"), card(mean_label, str(overall.mean)),
+    cards = [card("scoring profile", summary.scoring), card("episodes", f"{summary.episodes:,}"),
+             card(mean_label, str(overall.mean)),
              card("left out of the mean (why)", excluded_text(overall.excluded)), card("pass@1", str(overall.pass1))]
     if variants is not None:  # side by side, never averaged: the gap is a contamination indicator
         cards += [card(f"mean score on variants [{pct}% CI]", str(variants.mean)),
@@ -295,6 +296,8 @@ def episode_page(run_name: str, n: int, record: dict[str, Any], reference: str |
     head = [badge(status, "ok" if status == "ok" else "error")]
     if score is not None:
         head.append(badge(f"score {score:.3f}", "pass" if score >= 1 - 1e-9 else "fail"))
+        scoring = record.get("scoring") or "dsgym"  # records from before profiles were graded by dsgym's metrics
+        head.append(badge(f"scoring {scoring}" + (f": {record['metric']}" if record.get("metric") else ""), "info"))
     if record.get("termination"):
         head.append(badge(record["termination"], "info"))
     if record.get("error_type"):

@@ -130,7 +130,7 @@ def build_run(run: Run, folder: Path) -> tuple[str, int]:
         (episodes / f"{n}.html").write_text(pages.episode_page(run.name, n, record, references[key], figures),
                                             encoding="utf-8")
     line = (f"{summary.agent or '?'}" + (f" ({summary.model})" if summary.model else "")
-            + f": {summary.episodes} episode(s), mean score {summary.overall.mean} "
+            + f": {summary.episodes} episode(s), mean score {summary.overall.mean} (scoring: {summary.scoring}) "
             + f"(left out: {report.excluded_text(summary.overall.excluded)})"
             + (f", {len(run.bad)} unreadable line(s)" if run.bad else ""))
     return line, len(run.records) + 1
