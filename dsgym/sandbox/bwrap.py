@@ -273,6 +273,7 @@ class BwrapSandbox(Sandbox):
         self.cgroup: Cgroup | None = None
         self.enforced: dict[str, str] = {}
         self._nproc = self.limits.pids  # RLIMIT_NPROC when no cgroup limits pids
+        self._cgroup: tuple[Path, Path] | None = None  # cpu.cgroup_dirs of the launcher
         self._closed = False
         self._frozen = False
         self._lock = threading.Lock()
@@ -416,7 +417,11 @@ class BwrapSandbox(Sandbox):
 
     def _cpu_sample(self) -> cpu.CpuSample | None:
         # only the sandbox's own cgroup counts only its CPU; without one, the counters would be the host's
-        return cpu.sample(self.pid) if "cpuacct" in self.cgroup.folders or "unified" in self.cgroup.folders else None
+        if not ("cpuacct" in self.cgroup.folders or "unified" in self.cgroup.folders):
+            return None
+        if self._cgroup is None:
+            self._cgroup = cpu.cgroup_dirs(self.pid)  # looked up once: the launcher never moves
+        return cpu.sample(self.pid, self._cgroup)
 
     def _blame(self, exc: SandboxError) -> SandboxError:
         """``SandboxBroken`` when the sandbox's own processes are to blame, else ``exc``.

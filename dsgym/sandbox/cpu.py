@@ -83,11 +83,21 @@ def cgroup_dirs(pid: int) -> tuple[Path, Path] | None:
     return None
 
 
+def _read(path: Path | str) -> str:
+    """A small kernel file's text, with plain system calls: a vector step samples many of them per cell."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 65536).decode()
+    finally:
+        os.close(fd)
+
+
 def _usage(folder: Path) -> float:
-    usage = folder / "cpuacct.usage"
-    if usage.is_file():
-        return int(usage.read_text()) / 1e9
-    for line in (folder / "cpu.stat").read_text().splitlines():
+    try:
+        return int(_read(folder / "cpuacct.usage")) / 1e9
+    except FileNotFoundError:
+        pass
+    for line in _read(folder / "cpu.stat").splitlines():
         key, _, value = line.partition(" ")
         if key == "usage_usec":
             return int(value) / 1e6
@@ -96,13 +106,13 @@ def _usage(folder: Path) -> float:
 
 def _waited(threads: Path) -> float | None:
     try:
-        tids = threads.read_text().split()
+        tids = _read(threads).split()
     except OSError:
         return None
     total, seen = 0, 0
     for tid in tids:
         try:
-            fields = Path(f"/proc/{tid}/schedstat").read_text().split()
+            fields = _read(f"/proc/{tid}/schedstat").split()
         except OSError:
             continue  # ended meanwhile
         total += int(fields[1])
@@ -110,9 +120,12 @@ def _waited(threads: Path) -> float | None:
     return total / 1e9 if seen else None
 
 
-def sample(pid: int) -> CpuSample | None:
-    """The cgroup's counters now (None when they cannot be read here: another OS, no access)."""
-    found = cgroup_dirs(pid)
+def sample(pid: int, found: tuple[Path, Path] | None = None) -> CpuSample | None:
+    """The cgroup's counters now (None when they cannot be read here: another OS, no access).
+
+    ``found``: ``cgroup_dirs(pid)`` looked up once by the caller (a sandbox's init never moves).
+    """
+    found = found or cgroup_dirs(pid)
     if found is None:
         return None
     folder, threads = found

@@ -150,6 +150,7 @@ class DockerSandbox(Sandbox):
         self.extra_labels = labels or {}
         self.container = None
         self.pid = 0  # the container's init process on the host, once started
+        self._cgroup: tuple[Path, Path] | None = None
         self.kernel: KernelSession | None = None
         self.root: Path | None = None
         self._closed = False
@@ -257,6 +258,7 @@ class DockerSandbox(Sandbox):
             raise SandboxError(f"the sandbox container stopped at once: {self._logs()}") from exc
         # the container's own /run/dsgym, seen from the host (sockets are reached by path)
         self.pid = pid
+        self._cgroup = cpu.cgroup_dirs(pid)  # the init's cgroup, looked up once (cells sample its counters)
         conn = Path(f"/proc/{pid}/root{INSIDE_CONN}")
         connection["ip"] = str(conn / "k")
         self.kernel = KernelSession(conn, connection, self._is_up, self._kill_kernel, pins_parent=self.root)
@@ -279,7 +281,7 @@ class DockerSandbox(Sandbox):
             raise SandboxError("the sandbox is not started")
         if self._frozen:
             raise SandboxError("the sandbox is frozen (its files were being copied out); it can only be closed")
-        before = cpu.sample(self.pid)
+        before = cpu.sample(self.pid, self._cgroup)
         try:
             return PendingCell(self, (self.kernel.send(code, timeout, on_image=on_image), before))
         except SandboxError as exc:
@@ -291,7 +293,7 @@ class DockerSandbox(Sandbox):
             result = self.kernel.collect(cell)
         except SandboxError as exc:
             raise self._blame(exc) from exc
-        result.cpu = cpu.between(before, cpu.sample(self.pid), self.limits.cpus)
+        result.cpu = cpu.between(before, cpu.sample(self.pid, self._cgroup), self.limits.cpus)
         return result
 
     def _blame(self, exc: SandboxError) -> SandboxError:

@@ -277,13 +277,14 @@ class KernelSession:
     def _await_reply(self, client: BlockingKernelClient, msg_id: str, timeout: float) -> dict | None:
         end = time.monotonic() + timeout
         while (left := end - time.monotonic()) > 0:
-            msg = self._read(client.get_shell_msg, left)
+            msg = self._read(client.shell_channel.get_msg, left)
             if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
                 return msg
         return None
 
     def _read(self, get: Callable[..., dict], timeout: float) -> dict | None:
-        """The next well-formed message from ``get`` (a channel's ``get_*_msg``) within ``timeout``, else None.
+        """The next well-formed message from ``get`` (a channel's own ``get_msg``: the client's ``get_*_msg``
+        wrappers run an asyncio loop per call, a third of a vector step's host time) within ``timeout``, else None.
 
         Frames that do not deserialise or verify, and messages without the dict-shaped
         header, parent header and content the host reads, are skipped and counted in
@@ -308,10 +309,10 @@ class KernelSession:
     def _iopub_connected(self, client: BlockingKernelClient) -> bool:
         # kernel_info makes the kernel publish busy/idle; seeing any iopub message proves the
         # subscription is live, so no output of the first cell can be lost.
-        if self._read(client.get_iopub_msg, 0.5) is None:
+        if self._read(client.iopub_channel.get_msg, 0.5) is None:
             return False
         deadline = time.monotonic() + 5.0  # a kernel that floods iopub must not keep us here
-        while self._read(client.get_iopub_msg, 0.01) is not None and time.monotonic() < deadline:
+        while self._read(client.iopub_channel.get_msg, 0.01) is not None and time.monotonic() < deadline:
             pass
         return True
 
@@ -365,7 +366,7 @@ class KernelSession:
                 last_check = now
                 if self._kernel_gone(result):
                     break
-            msg = self._read(client.get_iopub_msg, POLL)
+            msg = self._read(client.iopub_channel.get_msg, POLL)
             if msg is None:
                 continue
             if msg["parent_header"].get("msg_id") == msg_id and self._handle(msg, result, output_cap, on_image):
@@ -440,7 +441,7 @@ class KernelSession:
 
     def _drain_shell(self, client: BlockingKernelClient) -> None:
         deadline = time.monotonic() + 1.0  # a flood on the shell socket must not keep us here
-        while self._read(client.get_shell_msg, 0) is not None and time.monotonic() < deadline:
+        while self._read(client.shell_channel.get_msg, 0) is not None and time.monotonic() < deadline:
             pass
 
 
