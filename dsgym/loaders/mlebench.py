@@ -66,12 +66,11 @@ GRADERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 QUESTION = (
     "Build a model for the MLE-bench competition '{name}' and predict its test set. Write the predictions "
-    "to submission.csv in your working directory, in the format of /data/{sample}."
+    "to submission.csv in your working directory, in the format of the sample submission."
 )
 GUIDELINE = (
-    "The competition's description (also /data/description.md) gives the evaluation metric and the "
-    "submission format; {sample} shows the exact columns ({columns}). When submission.csv is written, "
-    "answer with a short summary of your approach."
+    "The competition's description (also description.md among the data files) gives the evaluation metric "
+    "and the submission format. When submission.csv is written, answer with a short summary of your approach."
 )
 
 
@@ -153,21 +152,24 @@ def build(competition: str, data_dir: Path, configs: Path, suite: str = SUITE) -
     columns = _header(public / sample, "sample submission")
     if len(columns) < 2:
         raise CompetitionError(f"sample submission {sample} needs an id column and at least one target column")
-    missing = [c for c in columns if c not in _header(answers, "answers")]
+    answer_columns = _header(answers, "answers")
+    missing = [c for c in columns if c not in answer_columns]
     if missing:
         raise CompetitionError(f"answers {answers.name} lack the sample submission's column(s) {', '.join(missing)}")
+    if metric == "roc_auc" and len(columns) > 2:  # MLE-bench's auc-roc over several columns: their mean
+        params = {**params, "multi_target": True}
     higher = _direction(metric)
     board = folder / "leaderboard.csv"
     _check_board(board, higher)
-    description = _description(public, folder, config)
+    description = _description(public, folder)
     spec = dict(submission_file="submission.csv", id_column=columns[0], target_columns=columns[1:],
                 sample_submission=sample, labels_file=answers, leaderboard_file=board, leaderboard_key=competition,
                 higher_is_better=higher)
     try:
         return Task(
             id=competition, suite=suite, data_root=public, kind="prediction", prediction=PredictionSpec(**spec),
-            question=QUESTION.format(name=config.get("name") or competition, sample=sample),
-            context=description, guideline=GUIDELINE.format(sample=sample, columns=", ".join(columns)),
+            question=QUESTION.format(name=config.get("name") or competition), context=description,
+            guideline=GUIDELINE,
             data_files=sorted(entry.name for entry in public.iterdir()), metric=metric, metric_params=params,
             metadata={"competition_id": competition, "name": config.get("name"), "grader": grader,
                       "competition_type": config.get("competition_type"),
@@ -236,7 +238,7 @@ def _check_board(path: Path, higher: bool) -> None:
         raise CompetitionError(f"leaderboard: {exc}") from None
 
 
-def _description(public: Path, folder: Path, config: Mapping[str, Any]) -> str:
+def _description(public: Path, folder: Path) -> str:
     """The description ``mlebench prepare`` copied into public/, else the checkout's own."""
     for path in (public / "description.md", folder / "description.md"):
         if path.is_file():
