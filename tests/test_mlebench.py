@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -149,6 +152,42 @@ def test_a_corrupt_competition_loads_as_a_clear_error_and_the_others_still_load(
     assert sorted(suite.tasks) == [i for i in IDS if i != broken]
     assert len(suite.errors) == 1 and suite.errors[0].startswith(f"mlebench: competition {broken}: ")
     assert message in suite.errors[0], suite.errors[0]
+
+
+def dsgym_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from dsgym.cli import app; app()", *args],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+
+
+def test_the_environment_registers_the_suite_for_every_command():
+    listed = dsgym_cli("tasks", "list", "mlebench", "--json", DSGYM_MLEBENCH_DIR=str(DATA),
+                       DSGYM_MLEBENCH_COMPETITIONS=str(CHECKOUT))
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split('"id": "')[1].split('"')[0] for line in listed.stdout.splitlines()] == IDS
+
+
+def test_a_wrong_data_folder_in_the_environment_is_a_warning_not_a_crash(tmp_path):
+    listed = dsgym_cli("tasks", "list", DSGYM_MLEBENCH_DIR=str(tmp_path / "nowhere"),
+                       DSGYM_MLEBENCH_COMPETITIONS=str(CHECKOUT))
+    assert listed.returncode == 0, listed.stderr
+    assert "skipping suite: mlebench: MLE-bench data folder" in listed.stderr and "mlebench prepare" in listed.stderr
+
+
+def test_an_auc_roc_grader_over_several_columns_averages_them(writable):
+    data, checkout = writable
+    for path in (data / "toy-cactus/prepared/public/sample_submission.csv",
+                 data / "toy-cactus/prepared/private/test.csv"):
+        lines = path.read_text().splitlines()
+        path.write_text("\n".join([lines[0] + ",has_flower",
+                                   *(f"{line},{i % 2}" for i, line in enumerate(lines[1:]))]) + "\n")
+    task = mlebench.load(data, checkout).tasks["toy-cactus"]
+    assert task.prediction.target_columns == ["has_cactus", "has_flower"]
+    assert task.metric == "roc_auc" and task.metric_params == {"multi_target": True}
+    table = rows(task.prediction.labels_file)
+    half = [dict(row, has_flower=str(1 - int(row["has_flower"]))) for row in table]  # cactus right, flower inverted
+    assert grade(task, oracle(task)).breakdown["metric_value"] == pytest.approx(1.0)
+    score = grade(task, csv_bytes(half, ["id", "has_cactus", "has_flower"]))
+    assert score.breakdown["metric_value"] == pytest.approx(0.5)  # the mean of 1.0 and 0.0
 
 
 def test_a_missing_data_folder_is_an_error_naming_mlebench_prepare(tmp_path):
