@@ -150,9 +150,29 @@ def sandbox_build(
                                                "for the base, e.g. bookworm or noble (default: the host's)."),
     tag: Optional[str] = typer.Option(None, help="Image tag (default: dsgym-sandbox:<content hash>)."),
     force: bool = typer.Option(False, help="Rebuild even if the image exists."),
+    kind: str = typer.Option("docker", "--kind", help="docker: the Docker images; bwrap: only the file trees the "
+                             "bwrap sandbox binds as its root, built without Docker or root (mmdebstrap, user "
+                             "namespaces; see the README's Sandbox kinds)."),
 ) -> None:
     """Build the sandbox images (reusing every cached step)."""
     from dsgym.sandbox import images
+
+    if kind == "bwrap":
+        if base_image or mirror or debian_suite or tag:
+            fail("--kind bwrap builds from the host's apt sources and the image's own tag: drop --base-image, "
+                 "--mirror, --debian-suite and --tag")
+        from dsgym.sandbox import rootfs
+
+        for name in image or images.default_build():
+            try:
+                built = rootfs.build_tree(name, force=force,
+                                          log=lambda line: err.print(line, highlight=False, markup=False))
+            except (images.ImageBuildError, OSError) as exc:
+                fail(str(exc))
+            console.print(str(built))
+        return
+    if kind != "docker":
+        fail(f"--kind is docker or bwrap, not {kind!r}")
 
     source = None
     if mirror or debian_suite:
@@ -794,8 +814,8 @@ def rescore(
             raise typer.Exit(shutdown.exit_code(exc))
         skipped = "; ".join(f"{reason}: {count}" for reason, count in sorted(result.skipped.items()))
         where = path if result.out is None or result.out == path else f"{path} -> {result.out}"
-        console.print(f"{where}: re-graded {result.regraded} answer(s) under the {result.scoring} scoring "
-                      f"profile, {result.changed} changed" + (f"; skipped {skipped}" if skipped else ""), **PLAIN)
+        console.print(f"{where}: re-graded {result.regraded} answer(s), {result.changed} changed (scoring "
+                      f"profile {result.scoring})" + (f"; skipped {skipped}" if skipped else ""), **PLAIN)
         if result.torn_bytes:
             err.print(f"warning: dropped a torn last line ({result.torn_bytes} bytes)", style="yellow", **PLAIN)
         path = result.out or path
