@@ -36,19 +36,22 @@ def board(competition: str) -> list[float]:
     return [float(row["score"]) for row in rows(COMPETITIONS / competition / "leaderboard.csv")]
 
 
+def mlebench_places(teams: int) -> list[int]:
+    """The gold, silver and bronze positions as MLE-bench's grader writes them (float shares truncated, at least 1)."""
+    if teams < 100:
+        return [max(1, int(teams * share)) for share in (0.1, 0.2, 0.4)]
+    if teams < 250:
+        return [10, max(1, int(teams * 0.2)), max(1, int(teams * 0.4))]
+    if teams < 1000:
+        return [10 + int(teams * 0.002), 50, 100]
+    return [10 + int(teams * 0.002), max(1, int(teams * 0.05)), max(1, int(teams * 0.1))]
+
+
 def mlebench_medal(score: float, scores: list[float]) -> str:
     """The medal as MLE-bench's grader states its rule: the score at a team-count-dependent position
-    of the leaderboard (shares of the team count truncated, at least 1) must be reached."""
-    teams, lower = len(scores), scores[0] < scores[-1]
-    if teams < 100:
-        places = [max(1, int(teams * share)) for share in (0.1, 0.2, 0.4)]
-    elif teams < 250:
-        places = [10, max(1, int(teams * 0.2)), max(1, int(teams * 0.4))]
-    elif teams < 1000:
-        places = [10 + int(teams * 0.002), 50, 100]
-    else:
-        places = [10 + int(teams * 0.002), max(1, int(teams * 0.05)), max(1, int(teams * 0.1))]
-    for medal, place in zip(("gold", "silver", "bronze"), places):
+    of the leaderboard must be reached."""
+    lower = scores[0] < scores[-1]
+    for medal, place in zip(("gold", "silver", "bronze"), mlebench_places(len(scores))):
         threshold = scores[place - 1]
         if (score <= threshold) if lower else (score >= threshold):
             return medal
@@ -238,6 +241,11 @@ def test_an_invalid_submission_scores_zero_with_a_reason():
     task = mlebench.load(DATA, CHECKOUT).tasks["toy-spaceship"]
     score = grade(task, b"PassengerId,Transported\n0060_01,True\n")
     assert score.value == 0.0 and not score.breakdown["valid"] and score.breakdown["reason"]
+
+
+@pytest.mark.parametrize("teams", [1, 4, 9, 10, 25, 30, 99, 100, 149, 249, 250, 499, 999, 1000, 1234, 4999, 12000])
+def test_medal_ranks_match_mlebench_positions_for_every_team_count_range(teams):
+    assert list(standing.mlebench_medal_thresholds(teams).values()) == mlebench_places(teams)
 
 
 def test_mlebench_rounds_the_score_to_five_decimals_before_placing_it():
