@@ -1,28 +1,36 @@
 """An image's file tree on disk, for sandboxes that bind it as their root (``bwrap``).
 
-The tree is the Docker image's own filesystem, exported once (``docker create`` +
-``docker export``, streamed into ``tar``) into the user's cache, beside a small JSON file
-with the image's environment and working folder.  The image tag names a hash of the files
-that define it (``images.image_tag``), so a tree never goes stale: a changed image has a new
-tag and so a new folder.  Once exported, the tree is used without any Docker daemon; on a
-machine that never had one, copy the cache folder over (or export it where Docker runs).
+The tree is the Docker image's own filesystem, kept in the user's cache beside a small JSON
+file with the image's environment and working folder.  Where a Docker daemon answers, the
+image is exported once (``docker create`` + ``docker export``, streamed into ``tar``); where
+none does, the tree is built without Docker, by an ordinary user, from the same Dockerfile
+(``treebuild``: an mmdebstrap base, the host-built wheelhouse, the Dockerfile's steps run in
+the tree under bwrap).  ``dsgym sandbox build --kind bwrap`` builds it on purpose.  The image
+tag names a hash of the files that define it (``images.image_tag``), so a tree never goes
+stale: a changed image has a new tag and so a new folder.
 
-The tree is unpacked without the image's owners (files belong to whoever exported it),
-without device nodes, and without set-user-ID bits: it is only ever bound read-only.
+Trees are made one at a time per image (a lock file beside them), beside their final folder,
+renamed into it when complete; the JSON is written last, and a tree without it is never used.
+The tree's files belong to whoever made it, without device nodes or set-user-ID bits: it is
+only ever bound read-only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dsgym.sandbox import images
 from dsgym.sandbox.base import SandboxError
 from dsgym.sandbox.images import cache_dir
 
@@ -52,18 +60,75 @@ def folder_name(image: str) -> str:
 
 
 def tree(image: str, export: bool = True) -> Tree:
-    """The unpacked tree of ``image``, exported from Docker first if it is not there yet (and ``export``)."""
+    """The unpacked tree of ``image``, made first if it is not there yet (and ``export``): exported from
+    Docker where a daemon answers, else built without Docker (``treebuild``)."""
     home = base()
     root, meta = home / folder_name(image), home / f"{folder_name(image)}.json"
     if not meta.is_file():
         if not export:
             raise SandboxError(f"the file tree of {image} is not unpacked in {home}")
-        with open(home / ".lock", "w") as lock:  # one export per image at a time, across processes
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _locked(home, image):
             if not meta.is_file():
-                _export(image, root, meta)
+                if docker_answers():
+                    _export(image, root, meta)
+                else:
+                    _build(image, root, meta)
     info = json.loads(meta.read_text())
     return Tree(root, tuple(info["env"]), info["workdir"] or "/")
+
+
+def build_tree(name: str, force: bool = False, log: Callable[[str], None] = print) -> Path:
+    """Build image ``name``'s tree without Docker (``dsgym sandbox build --kind bwrap``); returns its folder."""
+    from dsgym.sandbox import treebuild
+
+    image = images.image_tag(name)
+    home = base()
+    root, meta = home / folder_name(image), home / f"{folder_name(image)}.json"
+    with _locked(home, image):
+        if meta.is_file() and not force:
+            log(f"the tree of {image} is up to date ({root})")
+            return root
+        meta.unlink(missing_ok=True)
+        treebuild.build(name, root, meta, log)
+    return root
+
+
+@contextlib.contextmanager
+def _locked(home: Path, image: str) -> Iterator[None]:
+    """One maker of ``image``'s tree at a time, across processes (other images' trees are made meanwhile)."""
+    with open(home / f".{folder_name(image)}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def docker_answers() -> bool:
+    """Whether a Docker daemon answers here (``DOCKER_HOST`` or the default socket)."""
+    import docker
+
+    try:
+        return bool(docker.from_env(timeout=10).ping())
+    except Exception:  # noqa: BLE001 - no daemon, no permission on its socket, a bad DOCKER_HOST: all "no"
+        return False
+
+
+def _build(image: str, root: Path, meta: Path) -> None:
+    """No Docker daemon: build the tree of ``image`` (one of dsgym's images as defined here) without it."""
+    from dsgym.sandbox import treebuild
+
+    name = next((n for n in images.image_names() if images.image_tag(n) == image), None)
+    if name is None:
+        raise SandboxError(
+            f"the file tree of {image} is not in {root.parent}, and no Docker daemon is there to export it; "
+            f"without Docker only dsgym's own images can be built (their tags: "
+            f"{', '.join(images.image_tag(n) for n in images.image_names())}). Export it where Docker runs and "
+            f"copy {root.name} and {root.name}.json into ${ROOTFS_ENV} here")
+    say = lambda line: print(f"[tree {name}] {line}", file=sys.stderr, flush=True)  # noqa: E731
+    say(f"no Docker daemon answers: building the file tree of {image} without it (a few minutes, once; "
+        f"`dsgym sandbox build --kind bwrap` builds it ahead of time)")
+    try:
+        treebuild.build(name, root, meta, say)
+    except images.ImageBuildError as exc:
+        raise SandboxError(f"building the file tree of {image} without Docker failed: {exc}") from exc
 
 
 def _export(image: str, root: Path, meta: Path) -> None:
@@ -75,8 +140,9 @@ def _export(image: str, root: Path, meta: Path) -> None:
         client = docker.from_env(timeout=600)
         config = client.images.get(image).attrs.get("Config") or {}
     except docker.errors.ImageNotFound:
-        raise SandboxError(f"sandbox image {image} is not built; run `dsgym sandbox build` "
-                           "(the bwrap sandbox unpacks the same image once)") from None
+        raise SandboxError(f"sandbox image {image} is not built; run `dsgym sandbox build` (the bwrap sandbox "
+                           "unpacks the same image once), or `dsgym sandbox build --kind bwrap` to build only "
+                           "its file tree, without Docker") from None
     except docker.errors.DockerException as exc:
         raise SandboxError(
             f"the file tree of sandbox image {image} is not in {root.parent}, and no Docker daemon is there "
@@ -107,15 +173,17 @@ def _export(image: str, root: Path, meta: Path) -> None:
         raise
     finally:
         container.remove(force=True)
-    _strip_setid(partial)
+    strip_setid(partial)
     for name in MOUNT_POINTS:
         (partial / name).mkdir(parents=True, exist_ok=True)
     os.rename(partial, root)
-    meta.write_text(json.dumps({"image": image, "env": config.get("Env") or [],
-                                "workdir": config.get("WorkingDir") or "/", "exported": time.time()}))
+    written = meta.with_name(f".{meta.name}.{os.getpid()}")
+    written.write_text(json.dumps({"image": image, "env": config.get("Env") or [],
+                                   "workdir": config.get("WorkingDir") or "/", "exported": time.time()}))
+    os.replace(written, meta)
 
 
-def _strip_setid(root: Path) -> None:
+def strip_setid(root: Path) -> None:
     """Clear set-user/group-ID bits (``--no-same-permissions`` keeps them for root)."""
     for folder, _, files in os.walk(root):
         for name in files:
