@@ -47,11 +47,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dsgym.sandbox import cpu, rootfs
-from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Limits, PendingCell, Sandbox,
-                                SandboxBroken, SandboxError, stage_files)
+from dsgym.sandbox.base import Limits, SandboxBroken, SandboxError
 from dsgym.sandbox.docker import _parse_bytes, owner, pid_namespace, sandbox_ids
 from dsgym.sandbox.images import default_image
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
+from dsgym.sandbox.kernel_sandbox import KernelSandbox
 
 if TYPE_CHECKING:
     from dsgym.sandbox.spec import SandboxSpec
@@ -253,7 +253,7 @@ def _rmdir(folder: Path) -> None:
             time.sleep(0.02)
 
 
-class BwrapSandbox(Sandbox):
+class BwrapSandbox(KernelSandbox):
     """A bubblewrap sandbox over the image's file tree, with a live kernel."""
 
     isolated = True
@@ -273,7 +273,6 @@ class BwrapSandbox(Sandbox):
         self.cgroup: Cgroup | None = None
         self.enforced: dict[str, str] = {}
         self._nproc = self.limits.pids  # RLIMIT_NPROC when no cgroup limits pids
-        self._cgroup: tuple[Path, Path] | None = None  # cpu.cgroup_dirs of the launcher
         self._closed = False
         self._frozen = False
         self._lock = threading.Lock()
@@ -387,41 +386,11 @@ class BwrapSandbox(Sandbox):
         found["freeze"] = "cgroup freezer" if frozen else "SIGSTOP to each process of the sandbox"
         return found
 
-    def put_data(self, files: dict[str, Path]) -> None:
-        assert self.root is not None, "start() the sandbox first"
-        stage_files(files, self.root / "data", link=True)
-
-    def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
-        return self.execute_end(self.execute_begin(code, timeout, on_image))
-
-    def execute_begin(self, code: str, timeout: float, on_image: ImageSink | None = None) -> PendingCell:
-        if self.kernel is None:
-            raise SandboxError("the sandbox is not started")
-        if self._frozen:
-            raise SandboxError("the sandbox is frozen (its files were being copied out); it can only be closed")
-        before = self._cpu_sample()
-        try:
-            cell = self.kernel.send(code, timeout, on_image=on_image)
-        except SandboxError as exc:
-            raise self._blame(exc) from exc
-        return PendingCell(self, (cell, before))
-
-    def execute_end(self, pending: PendingCell) -> ExecutionResult:
-        cell, before = pending.state
-        try:
-            result = self.kernel.collect(cell)
-        except SandboxError as exc:
-            raise self._blame(exc) from exc
-        result.cpu = cpu.between(before, self._cpu_sample(), self.limits.cpus)
-        return result
-
     def _cpu_sample(self) -> cpu.CpuSample | None:
         # only the sandbox's own cgroup counts only its CPU; without one, the counters would be the host's
         if not ("cpuacct" in self.cgroup.folders or "unified" in self.cgroup.folders):
             return None
-        if self._cgroup is None:
-            self._cgroup = cpu.cgroup_dirs(self.pid)  # looked up once: the launcher never moves
-        return cpu.sample(self.pid, self._cgroup)
+        return super()._cpu_sample()
 
     def _blame(self, exc: SandboxError) -> SandboxError:
         """``SandboxBroken`` when the sandbox's own processes are to blame, else ``exc``.
@@ -477,22 +446,8 @@ class BwrapSandbox(Sandbox):
                 continue
         return found
 
-    def copy_out(self, path: str, dest: Path, *, max_bytes: int, timeout: float = 60.0) -> int | None:
-        """The same bounded, link-refusing copy through ``/proc/<pid>/root`` as the Docker sandbox."""
-        from dsgym.sandbox.transfer import copy_file, open_root
-
-        if self.proc is None or not self.pid:
-            raise SandboxError("the sandbox is not started")
-        try:
-            root = open_root(f"/proc/{self.pid}/root")
-        except OSError as exc:
-            raise CopyOutError("unreadable", f"the sandbox is gone: {exc}") from exc
-        try:
-            if self.proc.poll() is not None:  # the pid could name another process now
-                raise CopyOutError("unreadable", "the sandbox is no longer running")
-            return copy_file(root, path, dest, max_bytes=max_bytes, timeout=timeout)
-        finally:
-            os.close(root)
+    def _still_running(self) -> str | None:
+        return None if self.proc is not None and self.proc.poll() is None else "the sandbox is no longer running"
 
     def close(self) -> None:
         with self._lock:

@@ -44,12 +44,11 @@ import requests
 import docker.errors
 import docker.types
 
-from dsgym.sandbox import cpu, gpus
-from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, Limits, PendingCell, Sandbox, SandboxBroken,
-                                SandboxError, stage_files)
+from dsgym.sandbox import gpus
+from dsgym.sandbox.base import Limits, SandboxBroken, SandboxError
 from dsgym.sandbox.images import default_image
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
-from dsgym.sandbox.transfer import copy_file, open_root
+from dsgym.sandbox.kernel_sandbox import KernelSandbox
 
 if TYPE_CHECKING:
     from dsgym.sandbox.spec import SandboxSpec
@@ -136,7 +135,7 @@ def _parse_bytes(size: str) -> int:
     return int(float(size[:-1]) * units[size[-1]]) if size[-1] in units else int(size)
 
 
-class DockerSandbox(Sandbox):
+class DockerSandbox(KernelSandbox):
     """A fresh container with the default (or a given) image and a live kernel."""
 
     isolated = True
@@ -150,7 +149,6 @@ class DockerSandbox(Sandbox):
         self.extra_labels = labels or {}
         self.container = None
         self.pid = 0  # the container's init process on the host, once started
-        self._cgroup: tuple[Path, Path] | None = None
         self.kernel: KernelSession | None = None
         self.root: Path | None = None
         self._closed = False
@@ -258,7 +256,6 @@ class DockerSandbox(Sandbox):
             raise SandboxError(f"the sandbox container stopped at once: {self._logs()}") from exc
         # the container's own /run/dsgym, seen from the host (sockets are reached by path)
         self.pid = pid
-        self._cgroup = cpu.cgroup_dirs(pid)  # the init's cgroup, looked up once (cells sample its counters)
         conn = Path(f"/proc/{pid}/root{INSIDE_CONN}")
         connection["ip"] = str(conn / "k")
         self.kernel = KernelSession(conn, connection, self._is_up, self._kill_kernel, pins_parent=self.root)
@@ -268,33 +265,6 @@ class DockerSandbox(Sandbox):
             logs = self._logs()
             self.close()
             raise SandboxError(f"{exc}\n--- container log ---\n{logs}") from exc
-
-    def put_data(self, files: dict[str, Path]) -> None:
-        assert self.root is not None, "start() the sandbox first"
-        stage_files(files, self.root / "data", link=True)
-
-    def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
-        return self.execute_end(self.execute_begin(code, timeout, on_image))
-
-    def execute_begin(self, code: str, timeout: float, on_image: ImageSink | None = None) -> PendingCell:
-        if self.kernel is None:
-            raise SandboxError("the sandbox is not started")
-        if self._frozen:
-            raise SandboxError("the sandbox is frozen (its files were being copied out); it can only be closed")
-        before = cpu.sample(self.pid, self._cgroup)
-        try:
-            return PendingCell(self, (self.kernel.send(code, timeout, on_image=on_image), before))
-        except SandboxError as exc:
-            raise self._blame(exc) from exc
-
-    def execute_end(self, pending: PendingCell) -> ExecutionResult:
-        cell, before = pending.state
-        try:
-            result = self.kernel.collect(cell)
-        except SandboxError as exc:
-            raise self._blame(exc) from exc
-        result.cpu = cpu.between(before, cpu.sample(self.pid, self._cgroup), self.limits.cpus)
-        return result
 
     def _blame(self, exc: SandboxError) -> SandboxError:
         cause = self._broken_from_inside()
@@ -372,24 +342,13 @@ class DockerSandbox(Sandbox):
         except (docker.errors.DockerException, requests.RequestException) as exc:  # a timeout is a RequestException
             raise SandboxError(f"cannot freeze the sandbox: {getattr(exc, 'explanation', None) or exc}") from exc
 
-    def copy_out(self, path: str, dest: Path, *, max_bytes: int, timeout: float = 60.0) -> int | None:
-        """Copy with plain file I/O through ``/proc/<pid>/root``: the container's own view, which
-        includes the ``/workspace`` tmpfs that ``docker cp`` (the archive API) cannot see."""
-        if self.container is None or not self.pid:
-            raise SandboxError("the sandbox is not started")
-        root = open_root(f"/proc/{self.pid}/root")
+    def _still_running(self) -> str | None:
         try:
-            # the descriptor is the container's only if its init still had that pid after it was opened
-            try:
-                self.container.reload()
-                same = self.container.attrs["State"]["Pid"] == self.pid
-            except (docker.errors.DockerException, requests.RequestException, KeyError, TypeError) as exc:
-                raise CopyOutError("unreadable", f"the sandbox is gone: {exc}") from exc
-            if not same:
-                raise CopyOutError("unreadable", "the sandbox's container is no longer running")
-            return copy_file(root, path, dest, max_bytes=max_bytes, timeout=timeout)
-        finally:
-            os.close(root)
+            self.container.reload()
+            same = self.container.attrs["State"]["Pid"] == self.pid
+        except (AttributeError, docker.errors.DockerException, requests.RequestException, KeyError, TypeError) as exc:
+            return f"the sandbox is gone: {exc}"
+        return None if same else "the sandbox's container is no longer running"
 
     def close(self) -> None:
         with self._lock:

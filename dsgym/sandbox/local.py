@@ -20,9 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dsgym.sandbox.base import (CopyOutError, ExecutionResult, ImageSink, PendingCell, Sandbox, SandboxBroken,
-                                SandboxError, stage_files)
+from dsgym.sandbox.base import CopyOutError, SandboxBroken, SandboxError, stage_files
 from dsgym.sandbox.kernel import KernelSession, write_connection_file
+from dsgym.sandbox.kernel_sandbox import KernelSandbox
 from dsgym.sandbox.transfer import copy_file, open_root
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class NotIsolatedWarning(UserWarning):
     """Agent code is running on the host without a sandbox."""
 
 
-class LocalSandbox(Sandbox):
+class LocalSandbox(KernelSandbox):
     isolated = False
 
     def __init__(self) -> None:
@@ -44,7 +44,7 @@ class LocalSandbox(Sandbox):
         self.workdir = str(self.root / "workspace")
         self.proc: subprocess.Popen | None = None
         self.kernel: KernelSession | None = None
-        self.frozen = False
+        self._frozen = False
 
     def start(self, timeout: float = 60.0) -> None:
         import importlib.util
@@ -74,22 +74,8 @@ class LocalSandbox(Sandbox):
     def put_data(self, files: dict[str, Path]) -> None:
         stage_files(files, Path(self.data_dir), link=False)
 
-    def execute(self, code: str, timeout: float, on_image: ImageSink | None = None) -> ExecutionResult:
-        return self.execute_end(self.execute_begin(code, timeout, on_image))
-
-    def execute_begin(self, code: str, timeout: float, on_image: ImageSink | None = None) -> PendingCell:
-        if self.kernel is None:
-            raise SandboxError("the sandbox is not started")
-        try:
-            return PendingCell(self, self.kernel.send(code, timeout, on_image=on_image))
-        except SandboxError as exc:
-            raise self._blame(exc) from exc
-
-    def execute_end(self, pending: PendingCell) -> ExecutionResult:
-        try:
-            return self.kernel.collect(pending.state)
-        except SandboxError as exc:
-            raise self._blame(exc) from exc
+    def _cpu_sample(self) -> None:
+        return None  # the kernel shares this machine's accounting: no counters of its own
 
     def _blame(self, exc: SandboxError) -> SandboxBroken:
         # Nothing but this process and the sandbox's own code touch the launcher: if it is gone
@@ -100,7 +86,7 @@ class LocalSandbox(Sandbox):
 
     def freeze(self) -> None:
         """Stop the launcher's process group (a process that left the group keeps running: not isolated)."""
-        self.frozen = True
+        self._frozen = True
         if self._is_up():
             os.killpg(self.proc.pid, signal.SIGSTOP)
 
@@ -121,7 +107,7 @@ class LocalSandbox(Sandbox):
             self.kernel.close()
             self.kernel = None
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL if self.frozen else signal.SIGTERM)
+            os.killpg(self.proc.pid, signal.SIGKILL if self._frozen else signal.SIGTERM)
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
