@@ -192,7 +192,7 @@ def instructions(text: str) -> list[Instruction]:
         if not pending:
             start = number
         if line.endswith("\\"):
-            pending += line[:-1] + " "
+            pending += line[:-1].rstrip() + " "
             continue
         keyword, _, args = (pending + line).strip().partition(" ")
         found.append(Instruction(start, keyword.upper(), args.strip()))
