@@ -48,7 +48,7 @@ def rescore(path: str | os.PathLike[str], *, allow_judge: bool = False, scoring:
     ``rescore --judge`` grades).  Prediction tasks are re-graded from the submission
     files the run kept.  Under the run's own profile the log is replaced atomically;
     under another, the re-graded run is written to ``out`` (default ``<path>-<profile>``),
-    which must not hold a run yet, and ``path`` is not changed.
+    which must be empty or absent, and ``path`` is not changed.
     """
     path = Path(path)
     with locked(path):
@@ -67,7 +67,8 @@ def rescore(path: str | os.PathLike[str], *, allow_judge: bool = False, scoring:
             raise RunDirError(f"--out must differ from {path}: the run's {was} scores are kept as they are")
         with locked(target):
             if any(entry.name != LOCK for entry in target.iterdir()):
-                raise RunDirError(f"{target} is not empty; pick another --out for the {profile}-scored copy")
+                raise RunDirError(f"{target} is not empty: pick another --out for the {profile}-scored copy, "
+                                  f"or re-grade that copy in place (dsgym rescore {target})")
             _link_files(path, target)
             return _regrade_run(path, target, manifest, profile, allow_judge, was=was)
 
