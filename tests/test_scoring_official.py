@@ -218,6 +218,39 @@ def test_discoverybench_is_graded_by_hms_under_the_official_profile(official, mo
     assert score.value == 0.0 and score.breakdown["relation"] == 0.0 and score.breakdown["llm_score"] == 0.0
 
 
+def test_judged_tasks_rescored_without_a_judge_carry_no_score_of_the_other_profile(official, tmp_path, monkeypatch):
+    from dsgym.rescore import rescore
+    from dsgym.run_folder import write_manifest
+    from dsgym.runlog import RunDirError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    write_manifest(run, {"format": 1, "name": "run", "settings": {"targets": ["discoverybench/0"], "agent": "x",
+                                                                   "env_options": {}}})
+    record = {"env_id": "discoverybench/0", "suite": "discoverybench", "task_id": "0", "sample": 0, "status": "ok",
+              "termination": "answer", "answer": PARAPHRASE, "score": 1.0, "scoring": "dsgym", "metric": "llm_judge"}
+    (run / "episodes.jsonl").write_text(json.dumps(record) + "\n")
+    result = rescore(run, scoring="official")
+    copy = tmp_path / "run-official"
+    assert result.out == copy and result.regraded == 0
+    unscored = records_of(copy)["0"]
+    assert unscored["score"] is None and unscored["error_type"] == "scoring" and unscored["previous_score"] == 1.0
+    assert "needs a judge model" in unscored["error"] and records_of(run)["0"]["score"] == 1.0
+    with pytest.raises(RunDirError, match="not empty"):
+        rescore(run, scoring="official")
+    part = [{"text": "t", "context": "c", "variables": ["light"], "relations": "r"}]
+    with FakeOpenAI(replies=hms_judge(gold_parts=part, answer_parts=part, contexts_match=True,
+                                      variables={"sizeA": 1, "sizeB": 1, "intersection": 1},
+                                      relation="A) very similar")) as fake:
+        monkeypatch.setenv("DSGYM_JUDGE_MODEL", "judge-model")
+        monkeypatch.setenv("DSGYM_JUDGE_BASE_URL", fake.base_url)
+        result = rescore(copy, allow_judge=True)  # the copy's own profile: in place
+    graded = records_of(copy)["0"]
+    assert result.out == copy and (graded["score"], graded["scoring"], graded["metric"]) == (1.0, "official",
+                                                                                             "official_hms")
+    assert (copy / "llm-cache").is_dir()  # the judge's replies stay with the run
+
+
 # -- a real run: eval, rescore under the official profile, summary, leaderboard, view -------------------
 
 
