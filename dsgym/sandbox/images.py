@@ -13,6 +13,14 @@ changed Dockerfile can never be mistaken for a built one.  Likewise the base
 image's tag carries a hash of its package list (``dsgym-base:bookworm-1a2b3c4d``),
 so adding a system package builds a new base instead of reusing the old one.
 
+An image may add to that (files in ``sandboxes/<name>/``, part of its tag when present):
+``debian-packages.txt``, Debian packages its base gets on top of ``BASE_PACKAGES`` (a base of
+its own, e.g. with ``bedtools``); and ``source-builds.txt``, pinned packages that PyPI has only
+as source.  Those are downloaded on the host and compiled once, offline, in a throwaway
+container of a builder base (``BUILD_PACKAGES``: compilers and Python's headers), into the
+image's wheelhouse, where later builds find them.  A ``+cpu`` torch pin is found where pip is
+configured to look, else on PyTorch's CPU wheel index (``$DSGYM_TORCH_INDEX`` names another).
+
 Every image also gets ``check-submission`` on its PATH: dsgym's standalone
 submission-format checker (``dsgym/predict/submission.py``), copied in through
 the build context, so an agent can validate its submission.csv in the sandbox;
@@ -31,8 +39,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -40,6 +50,11 @@ from pathlib import Path
 import docker
 
 from dsgym.sandbox.base import link_or_copy
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 IMAGE_REPO = "dsgym-sandbox"
 # The images ``dsgym sandbox build`` makes by default (the quick start's suites); the others are built
@@ -57,6 +72,13 @@ CHECK_SUBMISSION = "sandboxes/check_submission.py"
 METRICS_MODULE = "sandboxes/dsgym_metrics.py"
 # Deletes bundled copies of graded data sets listed per image (sandboxes/<name>/withheld-data.txt).
 WITHHOLD_SCRIPT = "sandboxes/withhold_data.py"
+# Optional per-image files (see the module docstring).
+DEBIAN_PACKAGES = "debian-packages.txt"
+SOURCE_BUILDS = "source-builds.txt"
+# What the throwaway builder of an image's source builds has on top of BASE_PACKAGES.
+BUILD_PACKAGES = ["build-essential", "python3-dev"]
+# Where a ``+cpu`` torch pin is looked for when pip's configured sources do not have it.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 Log = Callable[[str], None]
 
 
@@ -77,12 +99,14 @@ def sandbox_files(name: str = "default") -> dict[str, bytes]:
     All images share the top-level Dockerfile, the kernel launcher, the cache warm-up
     (``warm_caches.py``, ``jit_cache.py``), the submission checker and the metrics; they differ in
     their requirements and in the bundled data sets they delete (``withheld-data.txt``,
-    read by ``withhold_data.py``).
+    read by ``withhold_data.py``), and in the optional ``debian-packages.txt`` and ``source-builds.txt``.
     """
     root = resources.files("dsgym.sandboxes")
     requirements = root / name / "requirements.txt"
     if not requirements.is_file():
         raise ImageBuildError(f"unknown sandbox image {name!r}; defined: {', '.join(image_names())}")
+    optional = {f"sandboxes/{name}/{file}": (root / name / file).read_bytes()
+                for file in (DEBIAN_PACKAGES, SOURCE_BUILDS) if (root / name / file).is_file()}
     return {
         "Dockerfile": (root / "Dockerfile").read_bytes(),
         "sandboxes/kernel_launcher.py": (root / "kernel_launcher.py").read_bytes(),
@@ -93,7 +117,22 @@ def sandbox_files(name: str = "default") -> dict[str, bytes]:
         f"sandboxes/{name}/requirements.txt": requirements.read_bytes(),
         WITHHOLD_SCRIPT: (root / "withhold_data.py").read_bytes(),
         withheld_list(name): (root / name / "withheld-data.txt").read_bytes(),
+        **optional,
     }
+
+
+def listed(name: str, file: str) -> list[str]:
+    """The entries of ``sandboxes/<name>/<file>`` (one a line, ``#`` comments), none if it is absent."""
+    path = resources.files("dsgym.sandboxes") / name / file
+    if not path.is_file():
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def debian_packages(name: str) -> list[str]:
+    """The Debian packages image ``name`` adds to ``BASE_PACKAGES`` (its ``debian-packages.txt``)."""
+    return listed(name, DEBIAN_PACKAGES)
 
 
 def withheld_list(name: str) -> str:
@@ -120,9 +159,9 @@ def _metrics_module() -> bytes:
                               f"is missing from this installation: {exc}") from exc
 
 
-def base_image_tag(suite: str) -> str:
-    """``dsgym-base:<suite>-<hash of BASE_PACKAGES>``: a changed package list names a new base."""
-    digest = hashlib.sha256("\n".join(BASE_PACKAGES).encode()).hexdigest()[:8]
+def base_image_tag(suite: str, extra: Sequence[str] = ()) -> str:
+    """``dsgym-base:<suite>-<hash of BASE_PACKAGES + extra>``: a changed package list names a new base."""
+    digest = hashlib.sha256("\n".join([*BASE_PACKAGES, *extra]).encode()).hexdigest()[:8]
     return f"{os.environ.get('DSGYM_BASE_REPO') or BASE_REPO}:{suite}-{digest}"
 
 
@@ -199,27 +238,30 @@ def _import(client: docker.DockerClient, tag: str, tar_stream, log: Log) -> None
     client.api.import_image_from_stream(tar_stream, repository=repo, tag=version or "latest")
 
 
-def pull_slim(client: docker.DockerClient, tag: str, log: Log) -> None:
-    """The registry's slim Python image plus the OpenMP runtime LightGBM needs (fails fast without a registry)."""
+def pull_slim(client: docker.DockerClient, tag: str, log: Log, extra: Sequence[str] = ()) -> None:
+    """The registry's slim Python image plus the OpenMP runtime LightGBM needs and ``extra`` Debian packages
+    (fails fast without a registry)."""
     log(f"pulling {SLIM_BASE}")
     try:
         client.images.pull(SLIM_BASE)
     except docker.errors.APIError as exc:
         raise ImageBuildError(f"cannot pull {SLIM_BASE}: {exc.explanation or exc}") from exc
-    dockerfile = (f"FROM {SLIM_BASE}\nRUN apt-get update && apt-get install -y --no-install-recommends libgomp1 "
+    packages = " ".join(["libgomp1", *extra])
+    dockerfile = (f"FROM {SLIM_BASE}\nRUN apt-get update && apt-get install -y --no-install-recommends {packages} "
                   "&& rm -rf /var/lib/apt/lists/*\n")
-    log(f"docker build -> {tag} (FROM {SLIM_BASE}, with libgomp1)")
+    log(f"docker build -> {tag} (FROM {SLIM_BASE}, with {packages})")
     for chunk in client.api.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, decode=True):
         if "error" in chunk:
             raise ImageBuildError(f"building the base on {SLIM_BASE} failed: {chunk['error'].strip()}")
 
 
-def mmdebstrap_base(client: docker.DockerClient, tag: str, source: AptSource, log: Log) -> None:
+def mmdebstrap_base(client: docker.DockerClient, tag: str, source: AptSource, log: Log,
+                    extra: Sequence[str] = ()) -> None:
     """A root filesystem of the host's distribution, made without root, streamed into ``docker import``."""
     if not shutil.which("mmdebstrap"):
         raise ImageBuildError("mmdebstrap is not installed (apt-get install mmdebstrap uidmap)")
     mode = "root" if os.geteuid() == 0 else "unshare"
-    cmd = ["mmdebstrap", f"--mode={mode}", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+    cmd = ["mmdebstrap", f"--mode={mode}", "--variant=minbase", f"--include={','.join([*BASE_PACKAGES, *extra])}",
            f"--components={','.join(source.components)}", "--format=tar",
            "--customize-hook=rm -rf $1/var/cache/apt/archives/* $1/var/lib/apt/lists/*",
            source.suite, "-", source.uri]
@@ -241,8 +283,9 @@ def mmdebstrap_base(client: docker.DockerClient, tag: str, source: AptSource, lo
                                      else ""))
 
 
-def debootstrap_base(client: docker.DockerClient, tag: str, source: AptSource, log: Log) -> None:
-    """debootstrap a minimal system with ``BASE_PACKAGES`` and import it as ``tag`` (root only)."""
+def debootstrap_base(client: docker.DockerClient, tag: str, source: AptSource, log: Log,
+                     extra: Sequence[str] = ()) -> None:
+    """debootstrap a minimal system with ``BASE_PACKAGES`` and ``extra`` and import it as ``tag`` (root only)."""
     if os.geteuid() != 0:
         raise ImageBuildError("debootstrap needs root")
     if not shutil.which("debootstrap"):
@@ -250,7 +293,7 @@ def debootstrap_base(client: docker.DockerClient, tag: str, source: AptSource, l
     with tempfile.TemporaryDirectory(prefix="dsgym-rootfs-", dir=cache_dir()) as tmp:
         rootfs = Path(tmp) / "rootfs"
         log(f"debootstrap {source.suite} from {source.uri} (about a minute)")
-        cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+        cmd = ["debootstrap", "--variant=minbase", f"--include={','.join([*BASE_PACKAGES, *extra])}",
                f"--components={','.join(source.components)}", source.suite, str(rootfs), source.uri]
         run = subprocess.run(cmd, capture_output=True, text=True)
         if run.returncode != 0:
@@ -266,19 +309,20 @@ def debootstrap_base(client: docker.DockerClient, tag: str, source: AptSource, l
             _import(client, tag, stream, log)
 
 
-def base_builders(source: AptSource | None) -> list[tuple[str, Callable[..., None]]]:
+def base_builders(source: AptSource | None, extra: Sequence[str] = ()) -> list[tuple[str, Callable[..., None]]]:
     """The ways to make a base, in the order tried: registry, mmdebstrap (no root), debootstrap (root)."""
-    ways: list[tuple[str, Callable[..., None]]] = [("registry", pull_slim)]
+    ways: list[tuple[str, Callable[..., None]]] = [("registry", lambda c, t, log: pull_slim(c, t, log, extra))]
     if source is not None:
-        ways += [("mmdebstrap", lambda c, t, log: mmdebstrap_base(c, t, source, log)),
-                 ("debootstrap", lambda c, t, log: debootstrap_base(c, t, source, log))]
+        ways += [("mmdebstrap", lambda c, t, log: mmdebstrap_base(c, t, source, log, extra)),
+                 ("debootstrap", lambda c, t, log: debootstrap_base(c, t, source, log, extra))]
     return ways
 
 
-def build_base(client: docker.DockerClient, tag: str, source: AptSource | None, log: Log) -> None:
-    """Make base ``tag`` the first way that works."""
+def build_base(client: docker.DockerClient, tag: str, source: AptSource | None, log: Log,
+               extra: Sequence[str] = ()) -> None:
+    """Make base ``tag`` (``BASE_PACKAGES`` and ``extra``) the first way that works."""
     failures = []
-    for way, make in base_builders(source):
+    for way, make in base_builders(source, extra):
         try:
             make(client, tag, log)
             return
@@ -314,21 +358,129 @@ def probe_python(client: docker.DockerClient, image: str) -> PythonTarget:
     return PythonTarget(version, (major, minor), machine)
 
 
-def build_wheelhouse(name: str, requirements: Path, target: PythonTarget, log: Log) -> Path:
-    """Download binary wheels for ``target`` into a cached folder (reused on rebuilds)."""
-    dest = cache_dir() / "wheelhouse" / f"{name}-cp{target.version.replace('.', '')}-{target.machine}"
-    dest.mkdir(parents=True, exist_ok=True)
+def _binary_download(target: PythonTarget, dest: Path, args: list[str]) -> list[str]:
+    """``pip download`` of binary wheels for ``target`` (``args``: what to get) into ``dest``."""
     abi = f"cp{target.version.replace('.', '')}"
     cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
            "--only-binary=:all:", "--python-version", target.version, "--implementation", "cp",
-           "--abi", abi, "-d", str(dest), "-r", str(requirements)]
+           "--abi", abi, "-d", str(dest), *args]
     for plat in target.platforms():
         cmd += ["--platform", plat]
+    return cmd
+
+
+def build_wheelhouse(name: str, requirements: Path, target: PythonTarget, log: Log,
+                     builder: Callable[[], str] | None = None) -> Path:
+    """Download binary wheels for ``target`` into a cached folder (reused on rebuilds).
+
+    The image's source builds (``source-builds.txt``) missing from the folder are first compiled
+    there in a container of ``builder()``, the builder base's tag (made only when needed).
+    """
+    dest = cache_dir() / "wheelhouse" / f"{name}-cp{target.version.replace('.', '')}-{target.machine}"
+    dest.mkdir(parents=True, exist_ok=True)
+    pins, needs = source_builds(name)
+    if missing := [pin for pin in pins if not _has_wheel(dest, pin)]:
+        if builder is None:
+            raise ImageBuildError(f"the {name} image needs {', '.join(missing)} built from source, and no "
+                                  "builder image was given")
+        build_from_source(missing, dest, target, builder(), log, needs)
+    # the folder itself is a source: the wheels compiled above are found there (tagged linux_<machine>)
+    cmd = _binary_download(target, dest, ["--find-links", str(dest), "--platform", f"linux_{target.machine}",
+                                          "-r", str(requirements)])
     log(f"pip download -> {dest}")
     run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0 and re.search(r"^torch==\S+\+cpu", requirements.read_text(), re.MULTILINE):
+        index = os.environ.get("DSGYM_TORCH_INDEX") or TORCH_CPU_INDEX
+        log(f"pip's sources lack torch's CPU build (or another pin): trying again with {index}")
+        run = subprocess.run(cmd + ["--extra-index-url", index], capture_output=True, text=True)
     if run.returncode != 0:
         raise ImageBuildError(f"pip download failed:\n{run.stderr[-3000:]}")
     return dest
+
+
+def source_builds(name: str) -> tuple[list[str], list[str]]:
+    """Image ``name``'s ``source-builds.txt``: the pins to compile, and the ``build <requirement>`` lines
+    (what building them needs that their archives do not declare, e.g. a ``setup_requires``)."""
+    lines = listed(name, SOURCE_BUILDS)
+    needs = [line.split(None, 1)[1] for line in lines if line.startswith("build ")]
+    return [line for line in lines if not line.startswith("build ")], needs
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _has_wheel(folder: Path, pin: str) -> bool:
+    """Whether ``folder`` has a wheel of ``pin`` (``name==version``)."""
+    name, _, version = pin.partition("==")
+    for wheel in folder.glob("*.whl"):
+        wheel_name, wheel_version = wheel.name.split("-")[:2]
+        if _canonical(wheel_name) == _canonical(name) and wheel_version == version.strip():
+            return True
+    return False
+
+
+def build_requires(sdist: Path) -> list[str]:
+    """What building ``sdist`` needs installed: its pyproject's ``build-system.requires``, else setuptools."""
+    default = ["setuptools>=40.8.0", "wheel"]
+    with contextlib.ExitStack() as stack:
+        if sdist.suffix == ".zip":
+            archive = stack.enter_context(zipfile.ZipFile(sdist))
+            names, read = archive.namelist(), archive.read
+        else:
+            archive = stack.enter_context(tarfile.open(sdist))
+            names, read = archive.getnames(), lambda member: archive.extractfile(member).read()
+        top = [n for n in names if n.count("/") == 1 and n.endswith("/pyproject.toml")]
+        if not top:
+            return default
+        table = tomllib.loads(read(top[0]).decode()).get("build-system", {})
+    return [*table.get("requires", default), "wheel"]
+
+
+def build_from_source(pins: list[str], dest: Path, target: PythonTarget, builder: str, log: Log,
+                      needs: Sequence[str] = ()) -> None:
+    """Compile ``pins`` into wheels in ``dest``, in a throwaway container of ``builder`` without network.
+
+    The source archives and their build requirements (declared, plus ``needs``) are downloaded on the
+    host first, the requirements as wheels for ``target``; in the container pip (and setuptools'
+    own ``setup_requires`` fetching, through pip's environment variables) finds them only there.
+    """
+    client = docker.from_env()
+    found = probe_python(client, builder)
+    if (found.version, found.machine) != (target.version, target.machine):
+        raise ImageBuildError(f"the builder {builder} has Python {found.version} on {found.machine}, the image "
+                              f"{target.version} on {target.machine}: its wheels would not fit")
+    with tempfile.TemporaryDirectory(prefix="dsgym-source-", dir=cache_dir()) as tmp:
+        work = Path(tmp)
+        sdists, requires, out = work / "sdists", work / "requires", work / "out"
+        for folder in (sdists, requires, out):
+            folder.mkdir()
+        log(f"pip download (source) {' '.join(pins)}")
+        run = subprocess.run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
+                              "--no-binary=:all:", "--no-deps", "-d", str(sdists), *pins],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            raise ImageBuildError(f"pip download of the source builds failed:\n{run.stderr[-3000:]}")
+        needs = sorted({*needs, *(req for sdist in sdists.iterdir() for req in build_requires(sdist))})
+        run = subprocess.run(_binary_download(target, requires, needs), capture_output=True, text=True)
+        if run.returncode != 0:
+            raise ImageBuildError(f"pip download of the build requirements ({', '.join(needs)}) failed:\n"
+                                  f"{run.stderr[-3000:]}")
+        log(f"compiling {len(pins)} wheel(s) in a throwaway {builder} container (no network)")
+        script = ("python3 -m venv /tmp/venv && /tmp/venv/bin/pip wheel --disable-pip-version-check -q --no-deps --use-pep517 "
+                  "--no-index --find-links /work/requires -w /work/out /work/sdists/*")
+        try:
+            client.containers.run(builder, ["sh", "-c", script], remove=True, network_mode="none",
+                                  user=f"{os.getuid()}:{os.getgid()}",
+                                  environment={"HOME": "/tmp", "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/work/requires"},
+                                  volumes={str(work): {"bind": "/work", "mode": "rw"}})
+        except docker.errors.ContainerError as exc:
+            raise ImageBuildError(f"compiling {', '.join(pins)} failed:\n"
+                                  f"{(exc.stderr or b'').decode(errors='replace')[-3000:]}") from exc
+        for wheel in out.glob("*.whl"):
+            shutil.move(str(wheel), dest / wheel.name)
+    if still := [pin for pin in pins if not _has_wheel(dest, pin)]:
+        raise ImageBuildError(f"compiling gave no wheel for {', '.join(still)}")
 
 
 def build_on_demand(tags: dict[str | None, str], log: Log) -> list[str]:
@@ -354,6 +506,16 @@ def build_on_demand(tags: dict[str | None, str], log: Log) -> list[str]:
     return built
 
 
+def ensure_base(client: docker.DockerClient, tag: str, source: AptSource | None, log: Log,
+                extra: Sequence[str] = (), force: bool = False) -> str:
+    """Base ``tag`` (``BASE_PACKAGES`` and ``extra``), made unless it exists (or ``force``); returns it."""
+    if force or not image_exists(client, tag):
+        build_base(client, tag, source, log, extra)
+    else:
+        log(f"reusing base image {tag}")
+    return tag
+
+
 def image_exists(client: docker.DockerClient, tag: str) -> bool:
     try:
         client.images.get(tag)
@@ -369,11 +531,14 @@ def build(
     source: AptSource | None = None,
     tag: str | None = None,
     force: bool = False,
+    cache: bool = True,
     log: Log = print,
 ) -> str:
     """Build (or reuse) sandbox image ``name`` and return its tag.
 
-    Without ``base_image``, the base is ``dsgym-base:<release>-<hash>`` made by ``build_base``.
+    Without ``base_image``, the base is ``dsgym-base:<release>-<hash>`` made by ``build_base``
+    (with the image's own Debian packages, if it lists any).  ``cache=False`` rebuilds every
+    Docker step (the wheelhouse and the base are reused).
     """
     client = docker.from_env()
     files = sandbox_files(name)
@@ -381,20 +546,23 @@ def build(
     if image_exists(client, tag) and not force:
         log(f"{tag} is up to date")
         return tag
-    if base_image is None:
+    extra = debian_packages(name)
+    if base_image is None or listed(name, SOURCE_BUILDS):
         if source is None:
             try:
                 source = debian_source()
             except ImageBuildError as exc:  # not Debian or Ubuntu: a registry may still serve a base
                 log(str(exc))
-        base_image = base_image_tag(source.suite if source else "slim")
-        if force or not image_exists(client, base_image):
-            build_base(client, base_image, source, log)
-        else:
-            log(f"reusing base image {base_image}")
-    elif not image_exists(client, base_image):
-        log(f"pulling {base_image}")
-        client.images.pull(base_image)
+    suite = source.suite if source else "slim"
+    if base_image is None:
+        base_image = base_image_tag(suite, extra)
+        ensure_base(client, base_image, source, log, extra, force=force)
+    else:
+        if extra:
+            log(f"the {name} image needs Debian's {', '.join(extra)}: {base_image} must have them")
+        if not image_exists(client, base_image):
+            log(f"pulling {base_image}")
+            client.images.pull(base_image)
     target = probe_python(client, base_image)
     log(f"base {base_image}: Python {target.version}, glibc {target.glibc[0]}.{target.glibc[1]}, {target.machine}")
     requirements = f"sandboxes/{name}/requirements.txt"
@@ -403,10 +571,12 @@ def build(
         for path, data in files.items():
             (ctx_path / path).parent.mkdir(parents=True, exist_ok=True)
             (ctx_path / path).write_bytes(data)
-        wheels = build_wheelhouse(name, ctx_path / requirements, target, log)
+        builder = base_image_tag(suite, BUILD_PACKAGES)
+        wheels = build_wheelhouse(name, ctx_path / requirements, target, log,
+                                  builder=lambda: ensure_base(client, builder, source, log, BUILD_PACKAGES))
         shutil.copytree(wheels, ctx_path / "wheelhouse", copy_function=link_or_copy)
         log(f"docker build -> {tag}")
-        stream = client.api.build(path=ctx, tag=tag, rm=True, decode=True,
+        stream = client.api.build(path=ctx, tag=tag, rm=True, decode=True, nocache=not cache,
                                   buildargs={"BASE_IMAGE": base_image, "REQUIREMENTS": requirements,
                                              "WITHHELD": withheld_list(name)},
                                   labels={"dsgym.image": tag})
