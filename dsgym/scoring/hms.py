@@ -153,15 +153,16 @@ class _Judge:
     """The judge's calls for one HMS, with what each cost."""
 
     def __init__(self, client: Any) -> None:
-        from dsgym.llm import LLMError
-
-        self.client, self.errors, self.calls, self.cached = client, LLMError, 0, 0
+        self.client, self.calls, self.cached = client, 0, 0
         self.failures: list[str] = []
 
     def ask(self, messages: list[dict[str, str]], **params: Any) -> str | None:
+        """The reply's text, or None when the request failed (the release scores what it lacks as it can)."""
+        from dsgym.llm import LLMError  # openai only once a judge is used
+
         try:
             reply = self.client.chat(messages, **params)
-        except self.errors as exc:
+        except LLMError as exc:
             self.failures.append(str(exc)[:300])
             return None
         self.calls += 1
