@@ -326,8 +326,8 @@ def scoring_of(records: list[dict[str, Any]], declared: str | None = None) -> tu
         profile = next(iter(profiles), "dsgym")
     if profile == "official" and (kept := Counter(str(r.get("suite")) for r in graded
                                                   if not str(r.get("metric") or "").startswith("official_"))):
-        notes.append("scoring official: " + ", ".join(f"{suite} ({count})" for suite, count in sorted(kept.items()))
-                     + " episode(s) have no official grader and keep dsgym's metric (docs/scoring.md)")
+        notes.append(f"scoring official: {sum(kept.values())} episode(s) have no official grader and keep dsgym's "
+                     "metric (docs/scoring.md): " + ", ".join(f"{suite} ({n})" for suite, n in sorted(kept.items())))
     return profile, dict(sorted(metrics.items())), notes
 
 
