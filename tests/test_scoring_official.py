@@ -128,6 +128,27 @@ def test_a_resume_under_another_profile_is_refused_clearly():
     assert settings_differences(run, {**run, "env_options": {"sandbox": "docker"}}) == []
 
 
+def test_summaries_name_the_profile_and_warn_about_mixed_or_unofficial_grading():
+    from dsgym import report
+
+    def record(task_id, suite, scoring, metric, score=1.0):
+        return {"env_id": f"{suite}/{task_id}", "suite": suite, "task_id": task_id, "score": score,
+                "scoring": scoring, "metric": metric}
+
+    official = report.summarize([record("7", "daeval", "official", "official_list_match", 0.0),
+                                 record("a", "dsgym-tasks-lite", "official", "numeric")], scoring="official")
+    assert official.scoring == "official" and official.to_dict()["scoring"] == "official"
+    assert official.metrics == {"numeric": 1, "official_list_match": 1}
+    assert any("1 episode(s) have no official grader" in note and "dsgym-tasks-lite (1)" in note
+               for note in official.notes)
+    assert "scoring: official" in report.summary_table(official).title
+    old = report.summarize([{"env_id": "daeval/7", "suite": "daeval", "task_id": "7", "score": 0.5}])
+    assert old.scoring == "dsgym"  # a record from before profiles was graded by dsgym's metrics
+    mixed = report.summarize([record("7", "daeval", "official", "official_list_match"),
+                              record("8", "daeval", "dsgym", "daeval")])
+    assert mixed.scoring.startswith("mixed") and any(note.startswith("WARNING") for note in mixed.notes)
+
+
 # -- the official judge and HMS against a fake judge -----------------------------------------------------
 
 QUESTION = "How does light colour affect growth?"
