@@ -277,7 +277,7 @@ def test_judged_tasks_rescored_without_a_judge_carry_no_score_of_the_other_profi
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "DSGYM_DATA_DIR": str(FIXTURES)}
-    return subprocess.run([DSGYM, *args], capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.run([DSGYM, *args], capture_output=True, text=True, timeout=600, env=env, check=False)
 
 
 def records_of(run: Path) -> dict[str, dict]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from dsgym.scoring.judge import judge_model, open_judge
-from dsgym.scoring.result import Score
 from dsgym.scoring.official import raw_text
+from dsgym.scoring.result import Score
 from dsgym.scoring.text import as_text, check_tolerance, preview, zero
 
 MARKER = "## The final answer is:"
