@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # the grader also runs where pydantic is not installed (Harbo
 _GOLD = object()  # the task's own answer
 
 
+class HiddenAnswerError(LookupError):
+    """The task's answer is not in the release (a benchmark's test set): only its own leaderboard grades it."""
+
+
 def grade(task: Task, answer: str | None = None, submission: Path | bytes | None = None, *,
           reference: Any = _GOLD, scoring: str = DEFAULT_PROFILE) -> Score:
     """Score ``answer`` (answer tasks) or the ``submission`` file (prediction tasks; None: none written).
@@ -34,6 +38,10 @@ def grade(task: Task, answer: str | None = None, submission: Path | bytes | None
     ``scoring`` is the profile (``metric_used`` says which metric it picks).
     """
     choice = choose(task, scoring)
+    if reference is _GOLD and task.kind == "answer" and task.metadata.get("answer_hidden"):
+        # never a score of 0, which would read as a wrong answer: a scoring error keeps the answer for export
+        raise HiddenAnswerError(f"the answer of {task.suite}/{task.id} is hidden (a test-set task): only the "
+                                "benchmark's own leaderboard grades it (DABStep: `dsgym export dabstep RUN`)")
     if task.kind == "prediction":
         from dsgym.predict.grade import grade as grade_submission  # pandas and the metrics: only when needed
 

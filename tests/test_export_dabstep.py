@@ -99,6 +99,10 @@ def test_a_dabstep_run_exports_one_line_per_task_in_the_leaderboard_format(docke
     assert "Output 1:\n@@scripted@@NL@@/scripted@@" in trace  # what running it printed
     assert by_id["1712"] == {"task_id": "1712", "agent_answer": "", "reasoning_trace": ""}
     assert done.unfinished == ["1712 (max_turns)"]
+    # a hidden answer is never graded 0 (which would read as wrong): the record is a scoring error naming why
+    answered = next(r for r in read(out / "episodes.jsonl") if r["task_id"] == "5")
+    assert answered["status"] == "error" and answered["error_type"] == "scoring" and answered["score"] is None
+    assert "hidden" in answered["error"] and "dsgym export dabstep" in answered["error"]
 
 
 @pytest.mark.docker
