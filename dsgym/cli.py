@@ -626,9 +626,10 @@ def evaluate(
     image: Optional[str] = typer.Option(None, help="Sandbox image tag to use instead of the suites' own."),
     gpus: Optional[str] = GpusOpt,
     scoring: Optional[str] = typer.Option(None, "--scoring", help="Scoring profile: dsgym (dsgym's metrics; the "
-                                          "default) or official (the official release's graders, for numbers "
-                                          "beside the paper's; docs/scoring.md). Recorded in the run: a resume "
-                                          "keeps it, another profile is refused (rescore --scoring re-grades)."),
+                                          "default), official (the official release's graders, for numbers "
+                                          "beside the paper's) or official-judge (official, with the release's "
+                                          "equivalence judge for DAEval, QRData and DABStep; docs/scoring.md). "
+                                          "Recorded in the run: a resume keeps it, another profile is refused (rescore --scoring re-grades)."),
     episode_timeout: Optional[float] = typer.Option(None, help="Hard wall-clock seconds per episode, retries "
                                                     "included; past it the episode is an error of type timeout "
                                                     "(default: 2 x episode budget + 60)."),
@@ -784,9 +785,11 @@ def evaluate(
 def rescore(
     runs: list[Path] = typer.Argument(..., help="Run folders (runs/<name>)."),
     judge: bool = typer.Option(False, "--judge", help="Also re-grade tasks graded by a judge model (llm_judge; "
-                               "DiscoveryBench under --scoring official): calls the judge model."),
-    scoring: Optional[str] = typer.Option(None, "--scoring", help="Scoring profile to grade under: dsgym or "
-                                          "official (default: the run's own). Another profile than the run's "
+                               "DiscoveryBench under --scoring official; DAEval, QRData, DABStep too under "
+                               "official-judge): calls the judge model."),
+    scoring: Optional[str] = typer.Option(None, "--scoring", help="Scoring profile to grade under: dsgym, "
+                                          "official or official-judge (default: the run's own). Another profile "
+                                          "than the run's "
                                           "writes a new run folder (--out, default <run>-<profile>); the run "
                                           "itself is not changed."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the re-graded copy when --scoring "

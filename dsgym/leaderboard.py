@@ -174,6 +174,8 @@ def _profile(summaries: list[Summary]) -> str:
     profiles = sorted({s.scoring for s in summaries}) or ["dsgym"]
     profile = ", ".join(profiles)
     return profile + (" (the official release's graders; docs/scoring.md)" if profile == "official"
+                      else " (the official release's graders, its equivalence judge for DAEval, QRData and "
+                      "DABStep; docs/scoring.md)" if profile == "official-judge"
                       else " (dsgym's metrics)" if profile == "dsgym" else "")
 
 

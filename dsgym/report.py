@@ -324,9 +324,9 @@ def scoring_of(records: list[dict[str, Any]], declared: str | None = None) -> tu
                      "their scores do not mean the same thing")
     else:
         profile = next(iter(profiles), "dsgym")
-    if profile == "official" and (kept := Counter(str(r.get("suite")) for r in graded
+    if profile.startswith("official") and (kept := Counter(str(r.get("suite")) for r in graded
                                                   if not str(r.get("metric") or "").startswith("official_"))):
-        notes.append(f"scoring official: {sum(kept.values())} episode(s) have no official grader and keep dsgym's "
+        notes.append(f"scoring {profile}: {sum(kept.values())} episode(s) have no official grader and keep dsgym's "
                      "metric (docs/scoring.md): " + ", ".join(f"{suite} ({n})" for suite, n in sorted(kept.items())))
     return profile, dict(sorted(metrics.items())), notes
 

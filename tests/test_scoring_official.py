@@ -173,6 +173,26 @@ def test_the_official_judge_accepts_a_paraphrase_only_on_its_final_line(tmp_path
         assert unread.value == 0.0 and "final answer" in unread.breakdown["reason"]
 
 
+def test_official_judge_grades_daeval_qrdata_dabstep_by_the_equivalence_judge(official, monkeypatch):
+    """The release's evaluator defaults: equivalence_by_llm for DAEval, QRData and DABStep; the match stays beside."""
+    task = registry.get_task("daeval", "7")  # [['mean_height', '1.70'], ['tallest', 'Ann']]
+    choice = metric_used(task, "official-judge")
+    assert choice.metric == "official_equivalence" and choice.judged and choice.official
+    assert choice.params == {"match": "official_list_match", "match_params": {"numeric_tolerance": 0.0}}
+    assert metric_used(registry.get_task("dsgym-tasks", "qrdata-2"), "official-judge").params["match"] == \
+        "official_exact_match"
+    assert metric_used(registry.get_task("dsbio", "0"), "official-judge").metric == "official_exact_match"
+    answer = "Mean height is 1.70 m; the tallest is Ann."  # right, but not in the @name[value] form
+    with FakeOpenAI(replies=["Thoughts: both values agree.\n## The final answer is: True"]) as fake:
+        monkeypatch.setenv("DSGYM_JUDGE_MODEL", "judge-model")
+        monkeypatch.setenv("DSGYM_JUDGE_BASE_URL", fake.base_url)
+        judged = grade(task, answer, scoring="official-judge")
+    assert (grade(task, answer).value, grade(task, answer, scoring="official").value, judged.value) == (0.0, 0.0, 1.0)
+    assert judged.breakdown["match_metric"] == "official_list_match" and judged.breakdown["match_score"] == 0.0
+    prompt = fake.requests[0]["messages"][-1]["content"]
+    assert task.question in prompt and answer in prompt and "1% relative error" in prompt
+
+
 def test_the_official_judge_needs_a_model():
     with pytest.raises(JudgeConfigError, match="official_hms metric has no model"):
         score_answer("official_hms", PARAPHRASE, GOLD, question=QUESTION)

@@ -31,6 +31,8 @@ official suites with the release's own graders, rewritten here:
 | official_dabstep     | official       | (none)                                                     |
 | official_llm_score   | official_judge | as llm_judge (max_tokens=1024), numeric_tolerance=0.01     |
 | official_hms         | hms            | as llm_judge (max_tokens=2048), llm_score=True             |
+| official_equivalence | official_judge | match=official_exact_match, match_params=None, and as       |
+|                      |                | official_llm_score                                         |
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from dsgym.scoring.judge import JudgeConfigError, llm_judge
 from dsgym.scoring.lists import list_match
 from dsgym.scoring.numeric import numeric
 from dsgym.scoring.official import official_dabstep, official_exact_match, official_list_match
-from dsgym.scoring.official_judge import official_llm_score
+from dsgym.scoring.official_judge import official_equivalence, official_llm_score
 from dsgym.scoring.pending import pending
 from dsgym.scoring.result import Score
 from dsgym.scoring.text import MetricParamError, ScoringError
@@ -68,6 +70,7 @@ METRICS: dict[str, Metric] = {
     "official_list_match": official_list_match,
     "official_dabstep": official_dabstep,
     "official_llm_score": official_llm_score,
+    "official_equivalence": official_equivalence,
     "official_hms": official_hms,
 }
 

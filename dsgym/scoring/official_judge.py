@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from dsgym.scoring.judge import judge_model, open_judge
-from dsgym.scoring.official import raw_text
+from dsgym.scoring.official import official_dabstep, official_exact_match, official_list_match, raw_text
 from dsgym.scoring.result import Score
 from dsgym.scoring.text import as_text, check_tolerance, preview, zero
 
@@ -79,3 +79,25 @@ def official_llm_score(prediction: str, reference: Any, question: str = "", mode
         return zero(f"the judge's reply has no '{MARKER} True/False' line (the release scores that 0)",
                     **breakdown)
     return Score(verdict, {**breakdown, "verdict": "True" if verdict else "False"})
+
+
+# the all-or-nothing matchers the release's loaders set; official_equivalence reports theirs beside the judge's
+MATCHERS = {"official_exact_match": official_exact_match, "official_list_match": official_list_match,
+            "official_dabstep": official_dabstep}
+
+
+def official_equivalence(prediction: str, reference: Any, question: str = "", match: str = "official_exact_match",
+                         match_params: dict[str, Any] | None = None, model: str | None = None,
+                         base_url: str | None = None, api_key: str | None = None, cache_dir: str | None = None,
+                         cache: bool = True, timeout: float = 120.0, max_retries: int = 4,
+                         max_tokens: int | None = 1024, numeric_tolerance: float = 0.01) -> Score:
+    """The release's ``equivalence_by_llm`` (its evaluator's default for DAEval, QRData and DABStep): the judge's
+    verdict is the score; the loader's all-or-nothing match (``match``) is kept beside it in the breakdown."""
+    if match not in MATCHERS:
+        raise ValueError(f"official_equivalence: match must be one of {', '.join(MATCHERS)}, not {match!r}")
+    model, base_url = judge_model("official_equivalence", model, base_url)
+    matched = MATCHERS[match](prediction, reference, **(match_params or {}))
+    judged = official_llm_score(prediction, reference, question, model=model, base_url=base_url, api_key=api_key,
+                                cache_dir=cache_dir, cache=cache, timeout=timeout, max_retries=max_retries,
+                                max_tokens=max_tokens, numeric_tolerance=numeric_tolerance)
+    return Score(judged.value, {**judged.breakdown, "match_metric": match, "match_score": matched.value})

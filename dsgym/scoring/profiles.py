@@ -13,6 +13,11 @@ number can be set beside the paper's:
 | dsbio            | official_exact_match   | ``exact_match``, numeric tolerance 0                |
 | discoverybench   | official_hms           | ``hms_score`` (``llm_score`` in the breakdown)      |
 
+``official-judge`` is ``official`` with the release's LLM equivalence judge (``equivalence_by_llm``,
+the default its evaluator's dataset integration sets) grading DAEval, QRData and DABStep instead of
+the loaders' all-or-nothing match, which stays in the breakdown (``match_score``): the released CLI
+reports the match, the evaluator's defaults and the paper's tables the judge (docs/scoring.md).
+
 A task of ``dsgym-tasks`` (or a filtered copy) is graded by its source suite
 (``metadata["source_suite"]``).  Tasks with no official grader keep dsgym's metric, and
 the choice says why: ScienceAgentBench (the release has no loader or metric for it),
@@ -30,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dsgym.task import Task
 
-PROFILES = ("dsgym", "official")
+PROFILES = ("dsgym", "official", "official-judge")
 DEFAULT_PROFILE = "dsgym"
 
 # suite -> (metric, params); the reference is the answer text the release's loader hands its grader
@@ -41,7 +46,10 @@ OFFICIAL: dict[str, tuple[str, dict[str, Any]]] = {
     "dsbio": ("official_exact_match", {"numeric_tolerance": 0.0}),
     "discoverybench": ("official_hms", {}),
 }
-JUDGED = frozenset({"llm_judge", "official_llm_score", "official_hms"})  # metrics that ask a model
+# official-judge: the suites the release's evaluator judges by equivalence (the loader's match stays beside)
+JUDGE_EQUIVALENCE = ("daeval", "qrdata", "dabstep")
+# metrics that ask a model
+JUDGED = frozenset({"llm_judge", "official_llm_score", "official_hms", "official_equivalence"})
 NO_OFFICIAL = {
     "scienceagentbench": "the official release has no grader for ScienceAgentBench",
     "dspredict-easy": "the official release submits to Kaggle; dsgym grades against the hidden labels "
@@ -101,5 +109,7 @@ def choose(task: Task, profile: str = DEFAULT_PROFILE) -> Choice:
         return Choice(profile, own.metric, own.params, own.reference,
                       note=NO_OFFICIAL.get(suite, "not an official suite: graded with dsgym's metric"))
     metric, params = OFFICIAL[suite]
+    if profile == "official-judge" and suite in JUDGE_EQUIVALENCE:
+        metric, params = "official_equivalence", {"match": metric, "match_params": params}
     reference = task.metadata.get("official_answer", task.answer)  # the release's answer text, where it differs
     return Choice(profile, metric, dict(params), reference, official=True)
