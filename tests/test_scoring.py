@@ -42,7 +42,7 @@ def value(metric, prediction, reference, params=None, **kw) -> float:
 def test_registry_holds_the_metric_contract():
     assert set(METRICS) == {"exact_match", "numeric", "list_match", "daeval", "dabstep", "choice", "llm_judge",
                             "pending", "official_exact_match", "official_list_match", "official_dabstep",
-                            "official_llm_score", "official_hms"}  # the last five: the official profile's
+                            "official_llm_score", "official_hms", "official_equivalence"}  # official profiles'
     assert metric_params("numeric") == {"rel_tol": 1e-6, "abs_tol": 0.0, "percent_ok": False}
     assert metric_params("list_match") == {"ordered": False, "case_sensitive": False, "partial": False,
                                            "rel_tol": 1e-6, "abs_tol": 0.0}
