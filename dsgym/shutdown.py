@@ -117,9 +117,9 @@ def _on_signal(signum: int, frame) -> None:
 def _force_exit(signum: int) -> None:
     """The second signal: remove this process's sandboxes (bounded in time) and exit now."""
     sys.stderr.write(f"\n{signal.Signals(signum).name} again: exiting now, removing this process's sandboxes\n")
-    docker_sandbox = sys.modules.get("dsgym.sandbox.docker")
-    if docker_sandbox is not None:
-        cleaner = threading.Thread(target=docker_sandbox.remove_own, daemon=True)
-        cleaner.start()
-        cleaner.join(FORCED_CLEANUP_SECONDS)
+    from dsgym.sandbox.spec import remove_all_now  # light: the kinds in use registered themselves there
+
+    cleaner = threading.Thread(target=remove_all_now, daemon=True)
+    cleaner.start()
+    cleaner.join(FORCED_CLEANUP_SECONDS)
     os._exit(128 + signum)

@@ -648,5 +648,5 @@ def build(spec: SandboxSpec) -> Callable[[], DockerSandbox]:
     from dsgym.sandbox import spec as kinds
 
     install_exit_handlers()  # from the caller's (usually the main) thread, for SIGTERM
-    kinds.on_close_all("docker", close_all)
+    kinds.on_close_all("docker", close_all, forced=remove_own)
     return functools.partial(DockerSandbox, image=spec.image, limits=spec.limits)

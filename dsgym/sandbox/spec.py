@@ -37,17 +37,30 @@ def sandbox_kind(name: str) -> Callable[[Builder], Builder]:
 
 
 _CLOSERS: dict[str, Callable[[], None]] = {}  # kind -> remove every sandbox of that kind this process holds
+_FORCED: dict[str, Callable[[], None]] = {}  # kind -> the same without taking any lock (a forced exit)
 
 
-def on_close_all(kind: str, closer: Callable[[], None]) -> None:
-    """Let ``close_all`` reach a kind's live sandboxes (a kind calls this when it builds its first factory)."""
+def on_close_all(kind: str, closer: Callable[[], None], forced: Callable[[], None] | None = None) -> None:
+    """Let ``close_all`` reach a kind's live sandboxes (a kind calls this when it builds its first factory).
+
+    ``forced``: how to remove them when the process is about to exit at once, from a thread that may
+    run while another holds the kind's locks (a kind whose sandboxes die with this process needs none).
+    """
     _CLOSERS[kind] = closer
+    if forced is not None:
+        _FORCED[kind] = forced
 
 
 def close_all() -> None:
     """Remove every sandbox this process holds, of every kind in use: work in flight on other threads ends now."""
     for closer in list(_CLOSERS.values()):
         closer()
+
+
+def remove_all_now() -> None:
+    """``close_all`` for a forced exit: takes no lock, so it cannot wait on a thread that is stuck."""
+    for remove in list(_FORCED.values()):
+        remove()
 
 
 def kinds() -> list[str]:
