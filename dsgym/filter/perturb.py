@@ -253,8 +253,9 @@ def perturb_whitespace(src: Path, dst: Path, perturbation: str, rng: np.random.G
 
 
 def perturb_parquet(src: Path, dst: Path, perturbation: str, rng: np.random.Generator) -> None:
-    import pandas as pd
+    from dsgym.extras import need
 
+    pd = need("pandas", "perturbing a parquet file")
     try:
         frame = pd.read_parquet(src)
     except ImportError as exc:
