@@ -23,6 +23,7 @@ import json
 import math
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +73,7 @@ def variant_task(task: Task, seed: int, *, image: str | None = None) -> Task:
                   "seed": seed, "image": image_id(tag),
                   "version": VARIANT_VERSION})
     folder = cache_root() / task.suite / task.id / key
-    with lock(key):
-        record = _read_record(folder)
-        if record is None:
-            record = _make(task, seed, tag, folder)
-    if "error" in record:
-        raise VariantError(record["error"])
+    record = _cached(key, folder, lambda: _make(task, seed, tag, folder))
     return _as_task(task, record, folder)
 
 
@@ -97,14 +93,20 @@ def variant_data(task: Task, seed: int, *, image: str | None = None) -> Task:
     key = digest({"files": files, "family": task.variant.family, "params": task.variant.params, "seed": seed,
                   "image": image_id(tag), "version": VARIANT_VERSION})
     folder = cache_root() / "data" / key
+    record = _cached(key, folder, lambda: _make_data(task, seed, tag, folder))
+    return task.model_copy(update={"data_root": folder / "data", "answer": None,
+                                   "metadata": {**task.metadata, "variant": variant_info(record)}})
+
+
+def _cached(key: str, folder: Path, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The variant record kept under ``folder``, made once under the key's lock; a kept failure raises again."""
     with lock(key):
         record = _read_record(folder)
         if record is None:
-            record = _make_data(task, seed, tag, folder)
+            record = make()
     if "error" in record:
         raise VariantError(record["error"])
-    return task.model_copy(update={"data_root": folder / "data", "answer": None,
-                                   "metadata": {**task.metadata, "variant": variant_info(record)}})
+    return record
 
 
 def _make_data(task: Task, seed: int, image: str, folder: Path) -> dict[str, Any]:
