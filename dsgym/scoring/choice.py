@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dsgym.scoring.result import Score
-from dsgym.scoring.text import (MetricParamError, as_text, clean, normalize, preview, read_answer,
+from dsgym.scoring.text import (MetricParamError, as_text, clean, normalize, preview, read_with_reference,
                                 strip_answer_label, zero)
 
 LETTERS = string.ascii_uppercase
@@ -122,11 +122,9 @@ def read_choice(text: str, options: dict[str, str]) -> tuple[str | None, str]:
 def choice(prediction: str, reference: Any, options: Any = None, question: str = "") -> Score:
     """1 when the answer picks the same option as the reference (a letter or an option's text)."""
     opts = resolve_options(options, question)
-    text, failed = read_answer(prediction)
+    text, failed = read_with_reference(prediction, reference)
     if failed:
         return failed
-    if reference is None or not as_text(reference).strip():
-        return zero("the task has no reference answer")
     want, _ = read_choice(clean(as_text(reference)), opts)
     breakdown: dict[str, Any] = {"options": preview(opts) if opts else None, "reference": want,
                                  "reference_text": preview(as_text(reference))}

@@ -34,7 +34,7 @@ from dsgym.scoring.judge import judge_model, open_judge
 from dsgym.scoring.official import raw_text
 from dsgym.scoring.official_judge import official_llm_score
 from dsgym.scoring.result import Score
-from dsgym.scoring.text import as_text, preview, zero
+from dsgym.scoring.text import as_text, preview, read_with_reference
 
 NO_DATASETS = [{"dataset_description": "", "columns": []}]
 JSON_REPLY = {"response_format": {"type": "json_object"}}
@@ -203,11 +203,9 @@ def official_hms(prediction: str, reference: Any, question: str = "", model: str
                  llm_score: bool = True) -> Score:
     """The hypothesis-matching score of an answer against the gold hypothesis, in [0, 1]."""
     model, base_url = judge_model("official_hms", model, base_url)
-    text, failed = raw_text(prediction)
+    text, failed = read_with_reference(prediction, reference, raw_text)
     if failed:
         return failed
-    if reference is None or not as_text(reference).strip():
-        return zero("the task has no reference answer")
     gold_text = as_text(reference)
     judge = _Judge(open_judge(model, base_url, api_key, cache_dir, cache, timeout, max_retries, max_tokens))
     gold, mine = judge.split(gold_text), judge.split(text)

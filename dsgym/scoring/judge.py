@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported when a judge is used: the other metrics run without openai installed
     from dsgym.llm import LLMClient
 from dsgym.scoring.result import Score
-from dsgym.scoring.text import ScoringError, as_text, preview, read_answer, zero
+from dsgym.scoring.text import ScoringError, as_text, preview, read_with_reference, zero
 
 SYSTEM_PROMPT = """\
 You grade answers to data-analysis questions by comparing a candidate answer with a reference answer.
@@ -181,11 +181,9 @@ def llm_judge(prediction: str, reference: Any, question: str = "", model: str | 
     model, base_url = judge_model("llm_judge", model, base_url)
     from dsgym.llm import LLMError
 
-    text, failed = read_answer(prediction)
+    text, failed = read_with_reference(prediction, reference)
     if failed:
         return failed
-    if reference is None or not as_text(reference).strip():
-        return zero("the task has no reference answer")
     client = open_judge(model, base_url, api_key, cache_dir, cache, timeout, max_retries, max_tokens)
     prompt = USER_TEMPLATE.format(question=as_text(question).strip() or "(not given)",
                                   reference=as_text(reference).strip(), candidate=text.strip())

@@ -25,7 +25,7 @@ import re
 from typing import Any
 
 from dsgym.scoring.result import Score
-from dsgym.scoring.text import MAX_ANSWER_CHARS, as_text, check_tolerance, preview, zero
+from dsgym.scoring.text import MAX_ANSWER_CHARS, as_text, check_tolerance, preview, read_with_reference, zero
 
 # The first number in a text, as the release reads it: a decimal (with an optional exponent), else an integer.
 NUMBER_PATTERNS = (re.compile(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?"), re.compile(r"[-+]?\d+\.?\d*"))
@@ -72,11 +72,9 @@ def literal(text: str) -> Any:
 def official_exact_match(prediction: str, reference: Any, numeric_tolerance: float = 0.03) -> Score:
     """1 when the strings match (stripped, lower-cased), or the lists match as sets, or the numbers are close."""
     check_tolerance(numeric_tolerance=numeric_tolerance)
-    text, failed = raw_text(prediction)
+    text, failed = read_with_reference(prediction, reference, raw_text)
     if failed:
         return failed
-    if reference is None or not as_text(reference).strip():
-        return zero("the task has no reference answer")
     want_text = as_text(reference)
     got, want = text.strip().lower(), want_text.strip().lower()
     breakdown: dict[str, Any] = {"prediction": preview(got), "reference": preview(want),
@@ -113,11 +111,9 @@ def reference_pairs(reference: Any) -> list[tuple[str, str]]:
 def official_list_match(prediction: str, reference: Any, numeric_tolerance: float = 0.0) -> Score:
     """1 when every ``@name[value]`` part matches the reference's pairs and no part is missing or extra."""
     check_tolerance(numeric_tolerance=numeric_tolerance)
-    text, failed = raw_text(prediction)
+    text, failed = read_with_reference(prediction, reference, raw_text)
     if failed:
         return failed
-    if reference is None or not as_text(reference).strip():
-        return zero("the task has no reference answer")
     got, want = answer_parts(text), reference_pairs(reference)
     breakdown: dict[str, Any] = {"parts": preview([list(p) for p in got]), "reference": [list(p) for p in want],
                                  "numeric_tolerance": numeric_tolerance}
@@ -140,10 +136,8 @@ def _same_value(got: str, want: str, tolerance: float) -> bool:
 
 def official_dabstep(prediction: str, reference: Any) -> Score:
     """1 when the answer equals the reference after stripping and lower-casing."""
-    text, failed = raw_text(prediction)
+    text, failed = read_with_reference(prediction, reference, raw_text)
     if failed:
         return failed
-    if reference is None or not as_text(reference).strip():
-        return zero("the task has no reference answer")
     got, want = text.strip().lower(), as_text(reference).strip().lower()
     return Score(float(got == want), {"prediction": preview(got), "reference": preview(want)})

@@ -18,7 +18,7 @@ from typing import Any
 from dsgym.scoring.judge import judge_model, open_judge
 from dsgym.scoring.official import official_dabstep, official_exact_match, official_list_match, raw_text
 from dsgym.scoring.result import Score
-from dsgym.scoring.text import as_text, check_tolerance, preview, zero
+from dsgym.scoring.text import as_text, check_tolerance, preview, read_with_reference, zero
 
 MARKER = "## The final answer is:"
 
@@ -60,11 +60,9 @@ def official_llm_score(prediction: str, reference: Any, question: str = "", mode
     check_tolerance(numeric_tolerance=numeric_tolerance)
     from dsgym.llm import LLMError
 
-    text, failed = raw_text(prediction)
+    text, failed = read_with_reference(prediction, reference, raw_text)
     if failed:
         return failed
-    if reference is None or not as_text(reference).strip():
-        return zero("the task has no reference answer")
     client = open_judge(model, base_url, api_key, cache_dir, cache, timeout, max_retries, max_tokens)
     prompt = PROMPT.format(question=as_text(question), prediction=text, reference=as_text(reference),
                            percent=numeric_tolerance * 100, marker=MARKER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from dsgym.scoring.result import Score
@@ -84,6 +85,18 @@ def read_answer(prediction: Any, *, allow_empty: bool = False) -> tuple[str | No
     text = clean(text)
     if not text.strip() and not allow_empty:
         return None, zero("empty answer")
+    return text, None
+
+
+def read_with_reference(prediction: Any, reference: Any, read: Callable[[Any], tuple[str | None, Score | None]]
+                        = read_answer) -> tuple[str | None, Score | None]:
+    """``read(prediction)``, or a zero saying why there is nothing to grade: an unreadable answer, or a task
+    without a (non-blank) reference."""
+    text, failed = read(prediction)
+    if failed:
+        return None, failed
+    if reference is None or not as_text(reference).strip():
+        return None, zero("the task has no reference answer")
     return text, None
 
 
