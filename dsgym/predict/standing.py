@@ -170,17 +170,22 @@ def leaderboard_from_stats(stats: Mapping[str, Any], higher_is_better: bool | No
             break
     else:
         raise ValueError("no numeric scores in private_scores or public_scores")
+    direction = _direction(scores, higher_is_better, f"the {source} scores")
+    return Leaderboard(tuple(sorted(scores, reverse=direction)), direction, source)
+
+
+def _direction(scores: list[float], higher_is_better: bool | None, what: str) -> bool:
+    """Whether higher is better, from a board listed best first; it must agree with ``higher_is_better`` if given."""
     if _equal(np.array([scores[-1]]), scores[0])[0]:
         if higher_is_better is None:
-            raise ValueError(f"all {len(scores)} {source} scores are equal, so their order gives no direction; "
+            raise ValueError(f"all {len(scores)} of {what} are equal, so their order gives no direction; "
                              "pass higher_is_better")
-        direction = higher_is_better
-    else:
-        direction = scores[0] > scores[-1]
-        if higher_is_better is not None and higher_is_better != direction:
-            raise ValueError(f"the {source} scores run from {scores[0]} (best) to {scores[-1]}, so "
-                             f"{'higher' if direction else 'lower'} is better, but the metric says otherwise")
-    return Leaderboard(tuple(sorted(scores, reverse=direction)), direction, source)
+        return higher_is_better
+    direction = scores[0] > scores[-1]
+    if higher_is_better is not None and higher_is_better != direction:
+        raise ValueError(f"{what} run from {scores[0]} (first) to {scores[-1]} (last), so "
+                         f"{'higher' if direction else 'lower'} is better, but the metric says otherwise")
+    return direction
 
 
 def mlebench_leaderboard(path: Path, higher_is_better: bool | None = None) -> Leaderboard:
@@ -214,15 +219,7 @@ def mlebench_leaderboard(path: Path, higher_is_better: bool | None = None) -> Le
             scores.append(value)
     if not scores:
         raise ValueError(f"{path} has no numeric scores")
-    if _equal(np.array([scores[-1]]), scores[0])[0]:
-        if higher_is_better is None:
-            raise ValueError(f"all {len(scores)} scores in {path} are equal, so their order gives no direction")
-        direction = higher_is_better
-    else:
-        direction = scores[0] > scores[-1]
-        if higher_is_better is not None and higher_is_better != direction:
-            raise ValueError(f"{path} runs from {scores[0]} (first row) to {scores[-1]} (last row), so "
-                             f"{'higher' if direction else 'lower'} is better, but the metric says otherwise")
+    direction = _direction(scores, higher_is_better, f"the scores in {path}")
     return Leaderboard(tuple(sorted(scores, reverse=direction)), direction, "leaderboard.csv", rules="mlebench")
 
 
