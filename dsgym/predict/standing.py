@@ -170,7 +170,7 @@ def leaderboard_from_stats(stats: Mapping[str, Any], higher_is_better: bool | No
             break
     else:
         raise ValueError("no numeric scores in private_scores or public_scores")
-    direction = _direction(scores, higher_is_better, f"the {source} scores")
+    direction = _direction(scores, higher_is_better, f"{source} scores")
     return Leaderboard(tuple(sorted(scores, reverse=direction)), direction, source)
 
 
@@ -178,12 +178,12 @@ def _direction(scores: list[float], higher_is_better: bool | None, what: str) ->
     """Whether higher is better, from a board listed best first; it must agree with ``higher_is_better`` if given."""
     if _equal(np.array([scores[-1]]), scores[0])[0]:
         if higher_is_better is None:
-            raise ValueError(f"all {len(scores)} of {what} are equal, so their order gives no direction; "
+            raise ValueError(f"all {len(scores)} {what} are equal, so their order gives no direction; "
                              "pass higher_is_better")
         return higher_is_better
     direction = scores[0] > scores[-1]
     if higher_is_better is not None and higher_is_better != direction:
-        raise ValueError(f"{what} run from {scores[0]} (first) to {scores[-1]} (last), so "
+        raise ValueError(f"the {what} run from {scores[0]} (first) to {scores[-1]} (last), so "
                          f"{'higher' if direction else 'lower'} is better, but the metric says otherwise")
     return direction
 
@@ -219,7 +219,7 @@ def mlebench_leaderboard(path: Path, higher_is_better: bool | None = None) -> Le
             scores.append(value)
     if not scores:
         raise ValueError(f"{path} has no numeric scores")
-    direction = _direction(scores, higher_is_better, f"the scores in {path}")
+    direction = _direction(scores, higher_is_better, f"scores in {path}")
     return Leaderboard(tuple(sorted(scores, reverse=direction)), direction, "leaderboard.csv", rules="mlebench")
 
 
