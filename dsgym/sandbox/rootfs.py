@@ -122,7 +122,9 @@ def _build(image: str, root: Path, meta: Path) -> None:
             f"without Docker only dsgym's own images can be built (their tags: "
             f"{', '.join(images.image_tag(n) for n in images.image_names())}). Export it where Docker runs and "
             f"copy {root.name} and {root.name}.json into ${ROOTFS_ENV} here")
-    say = lambda line: print(f"[tree {name}] {line}", file=sys.stderr, flush=True)  # noqa: E731
+    def say(line: str) -> None:
+        print(f"[tree {name}] {line}", file=sys.stderr, flush=True)
+
     say(f"no Docker daemon answers: building the file tree of {image} without it (a few minutes, once; "
         f"`dsgym sandbox build --kind bwrap` builds it ahead of time)")
     try:

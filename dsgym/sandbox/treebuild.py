@@ -31,8 +31,7 @@ import re
 import shlex
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,10 +78,11 @@ def check_user() -> None:
                 f"{file} gives {user} fewer than {NEEDED_IDS} subordinate ids; building a tree without root "
                 f"needs them. As root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user} "
                 "(pick a range no other user has)")
-    probe = subprocess.run(["unshare", "--user", "--map-root-user", "true"], capture_output=True, text=True)
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "true"], check=False, capture_output=True,
+                           text=True)
     if probe.returncode != 0:
         raise TreeBuildError(f"cannot create a user namespace ({probe.stderr.strip()}): {USERNS_FIX}")
-    probe = subprocess.run([*_userns(), "true"], capture_output=True, text=True)
+    probe = subprocess.run([*_userns(), "true"], check=False, capture_output=True, text=True)
     if probe.returncode != 0:
         detail = probe.stderr.strip()
         if "unrecognized option" in detail or "--map-auto" in detail:
@@ -116,7 +116,7 @@ def remove(path: Path) -> None:
     if not os.path.lexists(path):
         return
     if os.geteuid() != 0:
-        subprocess.run([*_userns(), "rm", "-rf", "--", str(path)], capture_output=True)
+        subprocess.run([*_userns(), "rm", "-rf", "--", str(path)], check=False, capture_output=True)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -146,7 +146,7 @@ def base_tarball(name: str, log: Log) -> Path:
            source.suite, str(partial), source.uri]
     log(f"mmdebstrap --mode={mode} {source.suite} from {source.uri} (about a minute, once)")
     try:
-        run = subprocess.run(cmd, capture_output=True, text=True)
+        run = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if run.returncode != 0:
             raise TreeBuildError(f"making the base with mmdebstrap failed (exit {run.returncode}):\n"
                                  f"{run.stderr[-3000:]}" + (f"\nif it could not unshare: {USERNS_FIX}"
@@ -160,7 +160,8 @@ def base_tarball(name: str, log: Log) -> Path:
 def _unpack(tarball: Path, dest: Path) -> None:
     dest.mkdir(mode=0o755)
     run = subprocess.run(["tar", "-x", "-C", str(dest), "--no-same-owner", "--no-same-permissions",
-                          "--exclude=./dev/*", "-f", str(tarball)], capture_output=True, text=True, umask=0o022)
+                          "--exclude=./dev/*", "-f", str(tarball)], check=False, capture_output=True, text=True,
+                         umask=0o022)
     if run.returncode != 0:
         raise TreeBuildError(f"unpacking the base {tarball} failed: {run.stderr[-2000:]}")
 
@@ -266,7 +267,8 @@ class Builder:
             words = shlex.split(args)
             if words and "=" not in words[0]:  # the old form: ENV NAME value
                 stage.env[words[0]] = expand(" ".join(words[1:]), values)
-            for word in words if words and "=" in words[0] else []:
+                return
+            for word in words:
                 name, _, value = word.partition("=")
                 stage.env[name] = expand(value, {**stage.args, **stage.env})
         elif keyword == "WORKDIR":
@@ -333,7 +335,7 @@ class Builder:
             uid, _, gid = stage.user.partition(":")
             argv = ["setpriv", f"--reuid={uid}", f"--regid={gid or uid}", "--clear-groups", *argv]
         run = subprocess.run(in_tree(stage.root, argv, env, workdir=stage.workdir, binds=binds or []),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+                             check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
         for line in run.stdout.splitlines():
             if line.startswith(("warm ", "withheld ")):
                 self.log(line)
@@ -342,7 +344,7 @@ class Builder:
 
 
 def in_tree(root: Path, argv: list[str], env: dict[str, str], workdir: str = "/",
-            binds: list[str] = (), writable: bool = True) -> list[str]:
+            binds: Sequence[str] = (), writable: bool = True) -> list[str]:
     """The command line that runs ``argv`` as root inside ``root`` (no network, a new PID namespace)."""
     bind = "--bind" if writable else "--ro-bind"
     command = [*_userns(), "bwrap", bind, str(root), "/", "--proc", "/proc", "--dev", "/dev",
@@ -363,7 +365,7 @@ def probe_python(base: Path, work: Path) -> images.PythonTarget:
     code = ("import json,platform,sys;print(json.dumps([f'{sys.version_info[0]}.{sys.version_info[1]}',"
             "platform.libc_ver()[1],platform.machine()]))")
     run = subprocess.run(in_tree(probe, ["python3", "-c", code], {"PATH": DEFAULT_PATH}, writable=False),
-                         capture_output=True, text=True)
+                         check=False, capture_output=True, text=True)
     remove(probe)
     if run.returncode != 0:
         raise TreeBuildError(f"the base's python3 would not run: {run.stderr[-2000:]}")
@@ -404,7 +406,8 @@ def build(name: str, root: Path, meta: Path, log: Log = print) -> None:
         for folder in MOUNT_POINTS:
             (final.root / folder).mkdir(parents=True, exist_ok=True)
         # the tree goes back to the user (ids a step chowned to are subordinate ids it could not remove)
-        run = subprocess.run([*_userns(), "chown", "-R", "-h", "0:0", str(final.root)], capture_output=True, text=True)
+        run = subprocess.run([*_userns(), "chown", "-R", "-h", "0:0", str(final.root)], check=False,
+                             capture_output=True, text=True)
         if run.returncode != 0:
             raise TreeBuildError(f"handing the tree back to the user failed: {run.stderr[-2000:]}")
         strip_setid(final.root)
