@@ -5,7 +5,7 @@
 Each image's tree is built twice by ``dsgym sandbox build --kind bwrap --force`` into a throwaway
 ``DSGYM_ROOTFS_DIR``, with ``DOCKER_HOST`` naming a socket where no daemon listens:
 
-* cold: a fresh ``DSGYM_CACHE_DIR``: the mmdebstrap base is made and every wheel downloaded;
+* cold: a fresh ``DSGYM_CACHE_DIR`` and pip cache: the mmdebstrap base is made and every wheel downloaded;
 * warm: the same cache again: the base tarball and the wheelhouse are reused (what a second
   build pays, and what CI pays when the user's cache is kept).
 
@@ -28,7 +28,7 @@ DSGYM = str(Path(sys.executable).with_name("dsgym"))
 
 
 def build(image: str, cache: Path, trees: Path) -> float:
-    env = {**os.environ, "DSGYM_CACHE_DIR": str(cache), "DSGYM_ROOTFS_DIR": str(trees),
+    env = {**os.environ, "DSGYM_CACHE_DIR": str(cache), "PIP_CACHE_DIR": str(cache / "pip"), "DSGYM_ROOTFS_DIR": str(trees),
            "DOCKER_HOST": f"unix://{trees}/no-docker.sock"}
     started = time.monotonic()
     done = subprocess.run([DSGYM, "sandbox", "build", "--kind", "bwrap", "--image", image, "--force"], env=env,
