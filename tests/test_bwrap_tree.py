@@ -150,8 +150,10 @@ def test_a_killed_build_leaves_nothing_usable_and_the_oracle_scores_1_on_trees_b
         assert meta["image"] == images.image_tag(name) and "without Docker" in meta["built"]
 
 
+@pytest.mark.docker
 def test_the_built_tree_has_the_images_packages_and_environment(builder):
-    """Where Docker is up (CI), the tree built without it holds what the image holds."""
+    """The tree built without Docker holds what the image holds (Docker, up for this test only, shows the image;
+    the tree is the one the test before built)."""
     import docker
 
     account, trees = builder
