@@ -25,7 +25,8 @@ class PreflightError(RuntimeError):
 
 def check(images: dict[str | None, str], *, sandbox: str, ray: RayBackend | None = None,
           client: LLMClient | None = None, gpus: str | None = None) -> None:
-    """``images`` maps image names (None for a tag given by hand) to tags; only the docker sandbox needs them.
+    """``images`` maps image names (None for a tag given by hand) to tags; the docker sandbox needs the images,
+    the bwrap sandbox their file trees (made here when missing: ``rootfs.tree``).
 
     A missing on-demand image (``predict``) is built here, with a message, instead of failing.  ``gpus``
     (``--gpus``) needs the docker kind and, run here, GPUs on this host (Ray's nodes are checked by Ray).
@@ -53,6 +54,11 @@ def check(images: dict[str | None, str], *, sandbox: str, ray: RayBackend | None
                 from dsgym.ray_backend import check_nodes
 
                 check_nodes(ray, images)
+        elif sandbox == "bwrap" and ray is None:
+            from dsgym.sandbox import rootfs
+
+            for tag in images.values():  # made now (exported, or built without Docker), not in a first reset
+                rootfs.tree(tag)
         if client is not None:
             client.check_reachable()
     except (SandboxError, LLMError, RuntimeError) as exc:
