@@ -111,3 +111,6 @@ fi
 say "sandbox images"
 .venv/bin/dsgym sandbox build  # default and bio, what the quick start needs
 .venv/bin/dsgym sandbox build --image predict  # users get it on first need; the tests use it now
+# the official suites' images (docs/images.md): users get them on a suite's first need; tests/test_official_images.py
+# and the official-format tests use them now
+.venv/bin/dsgym sandbox build --image official-analysis --image official-bio --image official-kaggle

@@ -4,8 +4,8 @@ A score must not depend on how many episodes shared the machine.  So the runner 
 what was asked (``--concurrency``) with what fits: the host's cores and memory against what
 one episode needs.  (On Ray, Ray's own accounting admits episodes: ``--ray-cpus`` each.)  A suite declares its needs in its
 manifest (``"resources": {"cpus": 1, "memory": "3g", "cpu_heavy": true}``); otherwise its
-sandbox image's defaults apply (``IMAGE_NEEDS``: the bio and predict images' work is
-CPU-heavy).  Asking for more than fits warns; CPU-heavy episodes are then held to what the
+sandbox image's defaults apply (``IMAGE_NEEDS``: the bio and predict images' work, and their official
+counterparts', is CPU-heavy).  Asking for more than fits warns; CPU-heavy episodes are then held to what the
 cores fit (the others still run at the asked concurrency: they mostly wait for a model)
 unless ``overcommit``.  Each sandbox gets ``--cpus`` (default: the suite's ``cpus``, at most
 the host's cores), a hard cap so one heavy episode cannot take the others' CPU.
@@ -36,7 +36,9 @@ class Needs:
         return parse_bytes(self.memory)
 
 
-IMAGE_NEEDS = {"default": Needs(), "bio": Needs(1.0, "3g", True), "predict": Needs(1.0, "3g", True)}
+IMAGE_NEEDS = {"default": Needs(), "bio": Needs(1.0, "3g", True), "predict": Needs(1.0, "3g", True),
+               "official-analysis": Needs(), "official-bio": Needs(1.0, "3g", True),
+               "official-kaggle": Needs(1.0, "3g", True)}
 
 
 @dataclass(frozen=True)

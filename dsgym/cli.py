@@ -139,9 +139,9 @@ def fail(message: str, code: int = 2) -> None:
 
 @sandbox_app.command("build")
 def sandbox_build(
-    image: Optional[list[str]] = typer.Option(None, "--image", help="Image(s) to build, e.g. default, bio, predict "
-                                              "(default: all but predict, which is built when a suite first "
-                                              "needs it)."),
+    image: Optional[list[str]] = typer.Option(None, "--image", help="Image(s) to build, e.g. default, bio, predict, "
+                                              "official-analysis (default: all but predict and the official-* "
+                                              "images, which are built when a suite first needs them)."),
     base_image: Optional[str] = typer.Option(None, help="Build FROM this image (e.g. python:3.11-slim) "
                                              "instead of making a base (registry, mmdebstrap, debootstrap)."),
     mirror: Optional[str] = typer.Option(None, help="Debian or Ubuntu archive URI for the base (default: from "

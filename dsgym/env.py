@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass
 import time
 import uuid
@@ -20,7 +21,7 @@ from dsgym.grading import grade, metric_used
 from dsgym.sandbox import Limits, Sandbox, SandboxBroken, SandboxError, SandboxPool, SandboxSpec
 from dsgym.sandbox.base import CopyOutError, PendingCell
 from dsgym.sandbox.gpus import require as require_gpus
-from dsgym.sandbox.images import image_tag
+from dsgym.sandbox.images import ImageBuildError, build_on_demand, image_tag
 from dsgym.spaces import UnicodeText
 from dsgym.task import Suite, Task
 
@@ -370,8 +371,26 @@ class DSGymEnv(gym.Env[str, str]):
 
     def _start_sandbox(self) -> Sandbox:
         sandbox = self._factory()
-        sandbox.start()
+        try:
+            sandbox.start()
+        except SandboxError as exc:
+            if not self._build_missing_image(exc):
+                raise
+            sandbox = self._factory()
+            sandbox.start()
         return sandbox
+
+    def _build_missing_image(self, failure: SandboxError) -> bool:
+        """Build the suite's image if it is one built on first need (``images.ON_DEMAND``) and is missing,
+        saying so on stderr; True if it was built (the sandbox can start again)."""
+        if self.sandbox_spec.resolved_kind not in ("docker", "bwrap"):
+            return False
+        try:
+            built = build_on_demand({self.suite.image: self.sandbox_spec.image},
+                                    lambda line: print(line, file=sys.stderr, flush=True))
+        except ImageBuildError as exc:
+            raise SandboxError(f"{failure}; building the {self.suite.image} image failed: {exc}") from exc
+        return bool(built)
 
     def _cell_end(self, pending: PendingStep) -> tuple[str, str | None]:
         """Collect the cell ``_begin`` sent; return the observation and a truncation reason (or None)."""

@@ -60,7 +60,8 @@ def test_no_archive_names_the_flags_that_exist(tmp_path):
 
 def test_a_plain_build_makes_the_quick_starts_images_and_predict_waits_for_a_suite():
     assert images.default_build() == ["default", "bio"]
-    assert set(images.image_names()) - set(images.default_build()) == {"predict"}
+    assert set(images.image_names()) - set(images.default_build()) == {"predict", "official-analysis", "official-bio",
+                                                                       "official-kaggle"}
 
 
 def test_the_base_repo_can_be_named_so_a_test_leaves_the_shared_base_alone(monkeypatch):

@@ -113,7 +113,7 @@ def test_scienceagentbench_points_at_its_evaluation_program():
 
 def test_dsbio_picks_the_metric_from_the_answer_shape():
     suite = dsbio.load(FIXTURES)
-    assert suite.image == "bio" and list(suite.tasks) == ["0", "1", "2", "3", "4", "5"]
+    assert suite.image == "official-bio" and list(suite.tasks) == ["0", "1", "2", "3", "4", "5"]
     genes, count, entropy, name, option, listed = (suite.tasks[str(i)] for i in range(6))
     assert genes.metric == "list_match" and genes.answer == ["GENEA", "GENEB"]
     assert genes.metric_params == {"ordered": False, "case_sensitive": False}
@@ -129,7 +129,7 @@ def test_dsbio_picks_the_metric_from_the_answer_shape():
 
 def test_dspredict_builds_prediction_tasks_with_direction_and_sample_submission():
     easy = dspredict.load(FIXTURES, subset="easy")
-    assert easy.name == "dspredict-easy" and easy.image == "default" and list(easy.tasks) == ["toy-regression",
+    assert easy.name == "dspredict-easy" and easy.image == "official-kaggle" and list(easy.tasks) == ["toy-regression",
                                                                                                  "toy-classify"]
     task = easy.tasks["toy-regression"]
     assert task.kind == "prediction" and task.answer is None and task.metric == "rmse"

@@ -85,7 +85,7 @@ def writable(tmp_path) -> tuple[Path, Path]:
 def test_the_loader_lists_every_prepared_competition_as_a_prediction_task():
     suite = mlebench.load(DATA, CHECKOUT)
     assert suite.errors == [] and sorted(suite.tasks) == IDS
-    assert suite.name == "mlebench" and suite.image == mlebench.IMAGE == "predict"
+    assert suite.name == "mlebench" and suite.image == mlebench.IMAGE == "official-kaggle"
     ship = suite.tasks["toy-spaceship"]
     public = DATA / "toy-spaceship" / "prepared" / "public"
     assert ship.kind == "prediction" and ship.metric == "accuracy" and ship.data_root == public

@@ -21,7 +21,7 @@ def official():
 def test_official_suites_are_listed_under_their_names(official):
     assert {"daeval", "qrdata", "dabstep", "discoverybench", "dsbio", "dspredict-easy",
             "dsgym-tasks"} <= set(official)
-    assert official["dsbio"].image == "bio"
+    assert official["dsbio"].image == "official-bio"
     assert "daeval-7" in dsgym.get_suite("dsgym-tasks").tasks
 
 
@@ -54,7 +54,7 @@ def test_a_task_whose_data_is_absent_says_so_at_reset(official):
 def test_shared_release_samples_reset_and_score_their_gold_answer(docker_image):
     played = 0
     for suite in dsgym.register_official(SHARED):
-        if suite.name == "dsgym-tasks" or suite.image != "default":
+        if suite.name == "dsgym-tasks" or suite.image != "official-analysis":
             continue
         for task in suite.tasks.values():
             if task.missing_data() or task.answer is None or task.metric == "llm_judge":

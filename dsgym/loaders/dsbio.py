@@ -61,7 +61,7 @@ def build(record: Mapping[str, Any], index: int, tid: str, ctx: Context) -> Task
 
 
 FORMAT = OfficialFormat(
-    suite=SUITE, task_file=TASK_FILE, task_id=index_id, build=build, benchmark="DSBio", image="bio",
+    suite=SUITE, task_file=TASK_FILE, task_id=index_id, build=build, benchmark="DSBio", image="official-bio",
     description="DSBio expert-derived bioinformatics analysis questions (single-cell, spatial, QTL data).",
 )
 

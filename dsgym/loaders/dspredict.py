@@ -134,7 +134,7 @@ def _format(subset: str) -> OfficialFormat:
 
     return OfficialFormat(
         suite=f"dspredict-{subset}", task_file=f"task/dspredict/{subset}.json", task_id=task_id, build=build,
-        benchmark=f"DSPredict ({subset})", image="default", data_subdir=f"data/dspredict-{subset}", prepare=prepare,
+        benchmark=f"DSPredict ({subset})", image="official-kaggle", data_subdir=f"data/dspredict-{subset}", prepare=prepare,
         description=f"DSPredict-{subset}: Kaggle competitions; the agent writes submission.csv, graded host-side.",
     )
 

@@ -40,7 +40,7 @@ from dsgym.loaders.records import describe
 from dsgym.task import TASK_ID_PATTERN, PredictionSpec, Suite, Task, TaskFileError
 
 SUITE = "mlebench"
-IMAGE = "predict"  # the sandbox image every MLE-bench competition runs in: named here only
+IMAGE = "official-kaggle"  # the sandbox image every MLE-bench competition runs in: named here only
 DATA_ENV = "DSGYM_MLEBENCH_DIR"
 COMPETITIONS_ENV = "DSGYM_MLEBENCH_COMPETITIONS"
 

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from dsgym.loaders import dabstep, daeval, discoverybench, dsbio, dspredict, qrdata, scienceagentbench
-from dsgym.loaders.records import OfficialFormat
+from dsgym.loaders.records import ANALYSIS_IMAGE, OfficialFormat
 from dsgym.task import Suite, TaskFileError
 
 #: Every official suite, by its official name.
@@ -77,7 +77,7 @@ def union(suites: list[Suite], name: str = UNION) -> Suite:
     produces the filtered suite.
     """
     root = suites[0].root if suites else Path(".")
-    merged = Suite(name=name, root=root, version="official",
+    merged = Suite(name=name, root=root, version="official", image=ANALYSIS_IMAGE,
                    description="DSGym-Tasks: the official analysis suites together (unfiltered).",
                    sources=[source for suite in suites for source in suite.sources])
     for suite in suites:

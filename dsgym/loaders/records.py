@@ -31,6 +31,10 @@ from dsgym.task import TASK_ID_PATTERN, Suite, Task, TaskFileError
 #: ``DSGYM_HUB_REPO`` environment variable.
 DEFAULT_HUB_REPO = "DSGym/DSGym"
 
+#: The image the official analysis suites run in (sandboxes/official-analysis: dsgym's default stack plus the
+#: official analysis image's packages, docs/images.md); the other families' formats name theirs.
+ANALYSIS_IMAGE = "official-analysis"
+
 _ID = re.compile(TASK_ID_PATTERN)
 _NOT_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _UNSET: Any = object()
@@ -69,7 +73,7 @@ class OfficialFormat:
     build: Builder
     description: str
     benchmark: str
-    image: str = "default"
+    image: str = ANALYSIS_IMAGE
     data_subdir: str = "data"  # the data root, relative to the release's data/ folder
     prepare: Prepare | None = None  # suite-wide side files (e.g. a leaderboard) read once
     hub_repo: str | None = None  # None: DEFAULT_HUB_REPO with data_files=task_file

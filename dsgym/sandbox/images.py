@@ -59,7 +59,7 @@ except ModuleNotFoundError:  # Python 3.10
 IMAGE_REPO = "dsgym-sandbox"
 # The images ``dsgym sandbox build`` makes by default (the quick start's suites); the others are built
 # by ``--image NAME`` or when a suite first needs them (``ensure_images``).
-ON_DEMAND = ("predict",)
+ON_DEMAND = ("predict", "official-analysis", "official-bio", "official-kaggle")
 # A registry's slim Python image: the first choice of base where a registry is reachable.
 SLIM_BASE = "python:3.11-slim"
 # What debootstrap's minbase gets on top: Python, TLS roots, useradd, and the
@@ -422,7 +422,7 @@ def _has_wheel(folder: Path, pin: str) -> bool:
 
 def build_requires(sdist: Path) -> list[str]:
     """What building ``sdist`` needs installed: its pyproject's ``build-system.requires``, else setuptools."""
-    default = ["setuptools>=40.8.0", "wheel"]
+    default = ["setuptools>=40.8.0"]
     with contextlib.ExitStack() as stack:
         if sdist.suffix == ".zip":
             archive = stack.enter_context(zipfile.ZipFile(sdist))
@@ -431,10 +431,8 @@ def build_requires(sdist: Path) -> list[str]:
             archive = stack.enter_context(tarfile.open(sdist))
             names, read = archive.getnames(), lambda member: archive.extractfile(member).read()
         top = [n for n in names if n.count("/") == 1 and n.endswith("/pyproject.toml")]
-        if not top:
-            return default
-        table = tomllib.loads(read(top[0]).decode()).get("build-system", {})
-    return [*table.get("requires", default), "wheel"]
+        table = tomllib.loads(read(top[0]).decode()).get("build-system", {}) if top else {}
+    return [*table.get("requires", default), "wheel"]  # wheel: what older setuptools build wheels with
 
 
 def build_from_source(pins: list[str], dest: Path, target: PythonTarget, builder: str, log: Log,
