@@ -14,7 +14,7 @@ import docker
 import pytest
 
 import dsgym
-from dsgym.loaders import official
+from dsgym.loaders import mlebench, official
 from dsgym.sandbox import images
 from tests.security.probe import assert_offline, cell_json
 from tests.support.helpers import REPO
@@ -42,7 +42,8 @@ def canonical(name: str) -> str:
 
 def imports(image: str) -> dict[str, str]:
     """``sandboxes/<image>/imports.txt``: distribution -> module."""
-    pairs = (line.split("#")[0].split() for line in (REPO / "sandboxes" / image / "imports.txt").read_text().splitlines())
+    lines = (REPO / "sandboxes" / image / "imports.txt").read_text().splitlines()
+    pairs = (line.split("#")[0].split() for line in lines)
     return {pair[0]: pair[1] for pair in pairs if pair}
 
 
@@ -53,13 +54,14 @@ def added(image: str) -> list[str]:
             if line.strip() and not line.startswith("#")]
 
 
-def pins(image: str, file: str = "requirements.txt") -> dict[str, str]:
+def pins(image: str) -> dict[str, str]:
+    """``sandboxes/<image>/requirements.txt``: canonical distribution name -> version."""
     found = {}
-    for line in (REPO / "sandboxes" / image / file).read_text().splitlines():
+    for line in (REPO / "sandboxes" / image / "requirements.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
             package, sep, version = line.partition("==")
-            assert sep and version, f"{image}/{file}: {line!r} is not pinned with =="
+            assert sep and version, f"{image}: {line!r} is not pinned with =="
             found[canonical(package)] = version
     return found
 
@@ -72,6 +74,7 @@ def test_each_official_suite_runs_in_its_familys_image_and_the_embedded_suites_k
         name: image for name, image in SUITE_IMAGES.items() if name != official.UNION}
     assert official.union([official.FORMATS["daeval"].load(FIXTURES)]).image == "official-analysis"
     assert {suite.name: suite.image for suite in dsgym.register_official(FIXTURES)} == SUITE_IMAGES
+    assert mlebench.IMAGE == "official-kaggle"  # MLE-bench's competitions are Kaggle's
     embedded = {name: dsgym.get_suite(name).image for name in ("dsgym-tasks-lite", "dsbio-lite", "dspredict-lite")}
     assert embedded == {"dsgym-tasks-lite": "default", "dsbio-lite": "bio", "dspredict-lite": "predict"}
 

@@ -465,8 +465,8 @@ def build_from_source(pins: list[str], dest: Path, target: PythonTarget, builder
             raise ImageBuildError(f"pip download of the build requirements ({', '.join(needs)}) failed:\n"
                                   f"{run.stderr[-3000:]}")
         log(f"compiling {len(pins)} wheel(s) in a throwaway {builder} container (no network)")
-        script = ("python3 -m venv /tmp/venv && /tmp/venv/bin/pip wheel --disable-pip-version-check -q --no-deps --use-pep517 "
-                  "--no-index --find-links /work/requires -w /work/out /work/sdists/*")
+        script = ("python3 -m venv /tmp/venv && /tmp/venv/bin/pip wheel --disable-pip-version-check -q --no-deps "
+                  "--use-pep517 --no-index --find-links /work/requires -w /work/out /work/sdists/*")
         try:
             client.containers.run(builder, ["sh", "-c", script], remove=True, network_mode="none",
                                   user=f"{os.getuid()}:{os.getgid()}",
