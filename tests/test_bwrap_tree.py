@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from dsgym import registry
-from dsgym.sandbox import images, rootfs, treebuild
+from dsgym.sandbox import images, rootfs, treebuild, userns
 
 pytestmark = [pytest.mark.slow]
 
@@ -56,7 +56,7 @@ def ensure_user() -> pwd.struct_passwd:
         subprocess.run(["useradd", "-m", "-s", "/bin/sh", USER], check=True)
         account = pwd.getpwnam(USER)
     for file, flag in (("/etc/subuid", "--add-subuids"), ("/etc/subgid", "--add-subgids")):
-        if treebuild._subordinate_ids(Path(file), USER, account.pw_uid) < treebuild.NEEDED_IDS:
+        if userns.subordinate_range(Path(file), USER, account.pw_uid) is None:
             start = 1_000_000 + account.pw_uid * 65536  # clear of useradd's own ranges (from 100000)
             subprocess.run(["usermod", flag, f"{start}-{start + 65535}", USER], check=True)
     try:
@@ -220,3 +220,20 @@ def test_no_user_namespaces_or_subordinate_ids_give_errors_naming_the_fix(builde
         lacking = subprocess.run([sys.executable, "-c", check], check=False, capture_output=True, text=True,
                                  timeout=120, cwd="/", user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[])
         assert "subordinate ids" in lacking.stdout and "usermod --add-subuids" in lacking.stdout, lacking.stdout
+
+
+def test_the_build_namespace_maps_the_user_to_root_and_its_subordinate_ids_above(builder):
+    """What the steps run in: the user is root there, ids 1..65535 are its subordinate ids (chown to them works)."""
+    account, trees = builder
+    if account.pw_uid == 0:
+        pytest.fail("the builder must be an ordinary user")
+    start = userns.subordinate_range(Path("/etc/subuid"), account.pw_name, account.pw_uid)[0]
+    script = f"cat /proc/self/uid_map; touch {trees}/owned; chown 1000:1000 {trees}/owned; exit 7"
+    done = as_user(account, [sys.executable, "-m", "dsgym.sandbox.userns", "--", "sh", "-c", script], {},
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = done.communicate(timeout=60)[0].decode()
+    assert done.returncode == 7, out
+    assert [line.split() for line in out.splitlines()] == [["0", str(account.pw_uid), "1"],
+                                                           ["1", str(start), "65535"]], out
+    assert (trees / "owned").stat().st_uid == start + 999
+    (trees / "owned").unlink()

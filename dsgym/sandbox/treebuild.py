@@ -15,9 +15,8 @@ Where no Docker daemon is there to export the image (``rootfs``), the tree is ma
    so a tree and an image of the same tag hold the same packages, launcher and environment.
 
 Without root, the steps run as root of a user namespace whose other ids are the user's
-subordinate ids (``unshare --map-auto --map-root-user``, which needs util-linux 2.38 and
-ranges in ``/etc/subuid`` and ``/etc/subgid``), so that ``chown`` and ``useradd`` work as in
-Docker; once built, the whole tree is handed back to the user (the tree is only ever bound
+subordinate ids (``userns``: ranges in ``/etc/subuid`` and ``/etc/subgid``, mapped by
+``newuidmap``), so that ``chown`` and ``useradd`` work as in Docker; once built, the whole tree is handed back to the user (the tree is only ever bound
 read-only, like a tree exported from Docker, whose files belong to whoever exported it).
 The tree is built beside its final place and renamed into it only when every step passed.
 """
@@ -31,11 +30,12 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsgym.sandbox import images
+from dsgym.sandbox import images, userns
 from dsgym.sandbox.base import link_or_copy
 from dsgym.sandbox.images import ImageBuildError
 
@@ -43,7 +43,6 @@ Log = Callable[[str], None]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # what Docker gives a RUN
 CONTEXT = "/mnt/context"  # where a COPY step sees the build context (a tmpfs over /mnt, only for COPY)
 SOURCE_STAGE = "/mnt/stage"  # where a COPY --from step sees the earlier stage's tree
-NEEDED_IDS = 65536  # subordinate ids mmdebstrap --mode=unshare and the build's namespace map
 USERNS_FIX = (
     "unprivileged user namespaces must be allowed: `cat /proc/sys/user/max_user_namespaces` must be above 0; "
     "on Debian before 11, `sysctl kernel.unprivileged_userns_clone` must be 1; on Ubuntu 23.10 and later "
@@ -60,8 +59,7 @@ class TreeBuildError(ImageBuildError):
 
 def check_user() -> None:
     """Raise ``TreeBuildError`` naming the fix when this user cannot build a tree."""
-    missing = [tool for tool, package in (("bwrap", "bubblewrap"), ("unshare", "util-linux"),
-                                          ("tar", "tar")) if shutil.which(tool) is None]
+    missing = [tool for tool in ("bwrap", "unshare", "tar") if shutil.which(tool) is None]
     if missing:
         raise TreeBuildError(f"building a tree needs {', '.join(missing)}: install "
                              "them (apt-get install bubblewrap util-linux tar)")
@@ -73,10 +71,10 @@ def check_user() -> None:
                                  "with it (apt-get install uidmap)")
     user = pwd.getpwuid(os.geteuid()).pw_name
     for file in ("/etc/subuid", "/etc/subgid"):
-        if _subordinate_ids(Path(file), user, os.geteuid()) < NEEDED_IDS:
+        if userns.subordinate_range(Path(file), user, os.geteuid()) is None:
             raise TreeBuildError(
-                f"{file} gives {user} fewer than {NEEDED_IDS} subordinate ids; building a tree without root "
-                f"needs them. As root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user} "
+                f"{file} gives {user} no range of {userns.MAPPED + 1} subordinate ids; building a tree without root "
+                f"needs one. As root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user} "
                 "(pick a range no other user has)")
     probe = subprocess.run(["unshare", "--user", "--map-root-user", "true"], check=False, capture_output=True,
                            text=True)
@@ -84,31 +82,13 @@ def check_user() -> None:
         raise TreeBuildError(f"cannot create a user namespace ({probe.stderr.strip()}): {USERNS_FIX}")
     probe = subprocess.run([*_userns(), "true"], check=False, capture_output=True, text=True)
     if probe.returncode != 0:
-        detail = probe.stderr.strip()
-        if "unrecognized option" in detail or "--map-auto" in detail:
-            raise TreeBuildError(f"`unshare --map-auto` is not supported here ({detail}): building a tree without "
-                                 "root needs util-linux 2.38 or later (Debian 12, Ubuntu 23.04)")
-        raise TreeBuildError(f"cannot map {user}'s subordinate ids into a user namespace ({detail}); check "
-                             f"/etc/subuid and /etc/subgid, and that newuidmap is set-user-ID root")
-
-
-def _subordinate_ids(file: Path, user: str, uid: int) -> int:
-    """How many subordinate ids ``file`` gives ``user`` (by name or uid)."""
-    total = 0
-    try:
-        lines = file.read_text().splitlines()
-    except OSError:
-        return 0
-    for line in lines:
-        parts = line.strip().split(":")
-        if len(parts) == 3 and parts[0] in (user, str(uid)) and parts[2].isdigit():
-            total += int(parts[2])
-    return total
+        raise TreeBuildError(f"cannot map {user}'s subordinate ids into a user namespace ({probe.stderr.strip()}); "
+                             "check /etc/subuid and /etc/subgid, and that newuidmap and newgidmap are set-user-ID root")
 
 
 def _userns() -> list[str]:
     """The prefix that runs a command as root of a user namespace mapping the user's subordinate ids (not for root)."""
-    return [] if os.geteuid() == 0 else ["unshare", "--user", "--map-auto", "--map-root-user", "--"]
+    return [] if os.geteuid() == 0 else [sys.executable, "-m", "dsgym.sandbox.userns", "--"]
 
 
 def remove(path: Path) -> None:
@@ -117,7 +97,10 @@ def remove(path: Path) -> None:
         return
     if os.geteuid() != 0:
         subprocess.run([*_userns(), "rm", "-rf", "--", str(path)], check=False, capture_output=True)
-    shutil.rmtree(path, ignore_errors=True)
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
 
 
 # -- the base --------------------------------------------------------------------------------------
@@ -398,7 +381,14 @@ def build(name: str, root: Path, meta: Path, log: Log = print) -> None:
         target = probe_python(base, work)
         log(f"base: Python {target.version}, glibc {target.glibc[0]}.{target.glibc[1]}, {target.machine}")
         requirements = f"sandboxes/{name}/requirements.txt"
-        wheels = images.build_wheelhouse(name, context / requirements, target, log)
+        try:
+            wheels = images.build_wheelhouse(name, context / requirements, target, log)
+        except ImageBuildError as exc:
+            if not images.listed(name, images.SOURCE_BUILDS):
+                raise
+            raise TreeBuildError(f"{exc}\nthe tree builder compiles nothing: build the {name} image once where "
+                                 f"Docker runs and copy the wheels of its wheelhouse (dsgym's cache, wheelhouse/) "
+                                 f"into {images.cache_dir() / 'wheelhouse'} here") from exc
         shutil.copytree(wheels, context / "wheelhouse", copy_function=link_or_copy)
         build_args = {"BASE_IMAGE": images.base_image_tag(images.debian_source().suite, images.debian_packages(name)),
                       "REQUIREMENTS": requirements, "WITHHELD": images.withheld_list(name)}
