@@ -11,6 +11,7 @@ to install or allow.  The user keeps its caches between runs (the mmdebstrap bas
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import json
 import os
@@ -105,7 +106,7 @@ def builder():
     shutil.rmtree(trees, ignore_errors=True)
 
 
-def test_a_killed_build_leaves_nothing_usable_and_the_oracle_scores_1_on_trees_built_without_docker(builder):
+def test_killed_and_concurrent_builds_then_the_oracle_scores_1_on_trees_built_without_docker(builder):
     account, trees = builder
     env = {"DSGYM_ROOTFS_DIR": str(trees)}
     image = images.image_tag("default")
@@ -127,7 +128,22 @@ def test_a_killed_build_leaves_nothing_usable_and_the_oracle_scores_1_on_trees_b
     assert not (trees / f"{rootfs.folder_name(image)}.json").exists()
     assert list(trees.glob(".*.build-*")), "the killed build's work folder should still be there to sweep"
 
-    # the oracle on every task of the suites: each sandbox's tree is built on first use, without Docker
+    # two builders at once: one builds (sweeping the killed build's leftovers), the other waits and finds it built
+    outputs = []
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(2)]
+        builds = [as_user(account, [DSGYM, "sandbox", "build", "--kind", "bwrap", "--image", "default"], env,
+                          stdout=log, stderr=subprocess.STDOUT) for log in logs]
+        for build, log in zip(builds, logs):
+            status = build.wait(timeout=1800)
+            log.seek(0)
+            outputs.append(log.read().decode(errors="replace"))
+            assert status == 0, outputs[-1][-3000:]
+    assert sorted("is up to date" in out for out in outputs) == [False, True], [o[-500:] for o in outputs]
+    assert sum("Step 1/" in out for out in outputs) == 1
+    assert not list(trees.glob(".*.build-*")), "the killed build's leftovers were not swept"
+
+    # the oracle on every task of the suites; the bio tree is built before the first episode, without Docker
     run = trees / "run"
     started = time.monotonic()
     with tempfile.TemporaryFile() as out:
@@ -136,7 +152,7 @@ def test_a_killed_build_leaves_nothing_usable_and_the_oracle_scores_1_on_trees_b
         status = played.wait(timeout=3600)
         out.seek(0)
         text = out.read().decode(errors="replace")
-    print(f"built the default and bio trees and played {SUITES} in {time.monotonic() - started:.0f} s")
+    print(f"built the bio tree and played {SUITES} in {time.monotonic() - started:.0f} s")
     assert status == 0, text[-5000:]
     assert "no Docker daemon answers: building the file tree" in text, text[-3000:]
     records = [json.loads(line) for line in (run / "episodes.jsonl").read_text().splitlines()]
@@ -144,7 +160,6 @@ def test_a_killed_build_leaves_nothing_usable_and_the_oracle_scores_1_on_trees_b
     assert sorted(f"{r['suite']}/{r['task_id']}" for r in records) == expected
     assert all(r["score"] == 1.0 for r in records), [(r["task_id"], r["score"], r.get("error")) for r in records
                                                      if r["score"] != 1.0]
-    assert not list(trees.glob(".*.build-*")), "the killed build's leftovers were not swept"
     for name in ("default", "bio"):
         meta = json.loads((trees / f"{rootfs.folder_name(images.image_tag(name))}.json").read_text())
         assert meta["image"] == images.image_tag(name) and "without Docker" in meta["built"]
