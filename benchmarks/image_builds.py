@@ -6,6 +6,8 @@ For each image: a full Docker build of it (``images.build(..., cache=False)``: n
 as on a CI machine that has the wheelhouse and the base but not the image) under a throwaway tag,
 which is removed afterwards; the wheelhouse, the base images and source-built wheels are reused (they
 are cached on disk, and are built first if they are not).  Prints the seconds and the image's size.
+The build's first stage (the venv before it is copied) is left as untagged images: `docker image
+prune -f` removes them.
 """
 
 from __future__ import annotations

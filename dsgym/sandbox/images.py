@@ -574,7 +574,7 @@ def build(
                                   builder=lambda: ensure_base(client, builder, source, log, BUILD_PACKAGES))
         shutil.copytree(wheels, ctx_path / "wheelhouse", copy_function=link_or_copy)
         log(f"docker build -> {tag}")
-        stream = client.api.build(path=ctx, tag=tag, rm=True, decode=True, nocache=not cache,
+        stream = client.api.build(path=ctx, tag=tag, rm=True, forcerm=True, decode=True, nocache=not cache,
                                   buildargs={"BASE_IMAGE": base_image, "REQUIREMENTS": requirements,
                                              "WITHHELD": withheld_list(name)},
                                   labels={"dsgym.image": tag})
