@@ -10,6 +10,12 @@ episodes per minute over ``dsgym-tasks-lite`` at concurrency 1, 2 and 4 (the fir
 processes' RSS and PSS; for docker with its containerd shim, for bwrap with the outer
 bwrap process).  The floors: a bare ``docker run --rm <image> true`` and a bare
 ``bwrap ... python3 -c 1`` over the same tree, and the RSS of an idle bare container.
+
+Bounds the machine sets, measured in the same run: a vector step of N trivial cells needs
+N x (host CPU per env step + kernel CPU per cell) of CPU time, on this machine's cores and
+never less than the host's own single-threaded share (``vector_N_cpu_bound_s``); episodes at
+concurrency 4 can run at most (cores / cores busy at concurrency 1) times as fast as at 1
+(``episodes_c4_over_c1_bound``; busy from /proc/stat over the concurrency-1 run).
 Needs the Docker daemon (for docker and the floor), bubblewrap, and the built images.
 """
 
@@ -74,20 +80,43 @@ def trivial_cells(kind: str, n: int) -> list[float]:
         env.close()
 
 
-def vector_step(kind: str, num_envs: int, steps: int) -> float:
-    """Median seconds of one vector step of ``num_envs`` trivial cells."""
+def kernel_cpu_per_cell(kind: str, n: int) -> float:
+    """Median CPU seconds a sandbox's kernel spends on one trivial cell (its cgroup's counters)."""
+    sandbox = SandboxSpec(kind, default_image()).factory()()
+    sandbox.start()
+    try:
+        used = [sandbox.execute("x = 1", timeout=10).cpu for _ in range(n)]
+    finally:
+        sandbox.close()
+    return p50([cpu.seconds for cpu in used if cpu is not None] or [float("nan")])
+
+
+def vector_step(kind: str, num_envs: int, steps: int) -> tuple[float, float]:
+    """Median seconds of one vector step of ``num_envs`` trivial cells, and this process's CPU seconds per env step."""
     envs = dsgym.make_vec(SUITE, num_envs=num_envs, sandbox=kind, max_turns=steps + 5)
     try:
         envs.reset(seed=0, options={"task_id": TASK})
         envs.step((CELL,) * num_envs)
         times = []
+        cpu_before = time.process_time()
         for _ in range(steps):
             started = time.monotonic()
             envs.step((CELL,) * num_envs)
             times.append(time.monotonic() - started)
-        return p50(times)
+        return p50(times), (time.process_time() - cpu_before) / (steps * num_envs)
     finally:
         envs.close()
+
+
+def busy_cores(during) -> tuple[object, float]:
+    """``during()``'s result, and how many of the machine's cores were busy on average meanwhile (/proc/stat)."""
+    def ticks() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields) - fields[3] - fields[4], sum(fields)  # busy (all but idle, iowait), total
+    busy0, total0 = ticks()
+    result = during()
+    busy1, total1 = ticks()
+    return result, (os.cpu_count() or 1) * (busy1 - busy0) / max(1, total1 - total0)
 
 
 def episodes_per_minute(kind: str, concurrency: int, tasks: int) -> dict[str, float]:
@@ -198,14 +227,23 @@ def measure(kind: str, args) -> dict:
     cold = cold_resets(kind, args.resets)
     warm = warm_resets(kind, args.resets)
     cells = trivial_cells(kind, args.cells)
-    vector = {n: vector_step(kind, n, args.steps) for n in (1, 4, 16)}
-    episodes = {c: episodes_per_minute(kind, c, args.tasks) for c in (1, 2, 4)}
+    kernel_cpu = kernel_cpu_per_cell(kind, args.cells)
+    steps = {n: vector_step(kind, n, args.steps) for n in (1, 4, 16)}
+    vector = {n: wall for n, (wall, _) in steps.items()}
+    cores = os.cpu_count() or 1
+    bound = {n: max(n * host, n * (host + kernel_cpu) / cores) for n, (_, host) in steps.items()}
+    first, busy = busy_cores(lambda: episodes_per_minute(kind, 1, args.tasks))
+    episodes = {1: first, **{c: episodes_per_minute(kind, c, args.tasks) for c in (2, 4)}}
     rss, pss = idle_sandbox_memory(kind)
     return {"cold_reset_p50_s": p50(cold), "cold_reset_p95_s": p95(cold), "warm_reset_p50_s": p50(warm),
             "trivial_cell_p50_s": p50(cells), **{f"vector_step_{n}_s": t for n, t in vector.items()},
             "vector_4_over_1": vector[4] / vector[1], "vector_16_over_1": vector[16] / vector[1],
+            "kernel_cpu_per_cell_s": kernel_cpu, "host_cpu_per_env_step_s": steps[4][1],
+            **{f"vector_{n}_cpu_bound_s": b for n, b in bound.items()},
+            "vector_4_over_1_bound": bound[4] / vector[1], "vector_16_over_1_bound": bound[16] / vector[1],
             **{f"episodes_per_min_c{c}": e["per_minute"] for c, e in episodes.items()},
             "episodes_c4_over_c1": episodes[4]["per_minute"] / episodes[1]["per_minute"],
+            "busy_cores_c1": busy, "episodes_c4_over_c1_bound": min(4.0, cores / busy) if busy > 0 else float("nan"),
             "oracle_mean_score": min(e["mean_score"] for e in episodes.values()),
             "oracle_errors": sum(e["errors"] for e in episodes.values()),
             "idle_rss_mib": rss, "idle_pss_mib": pss}
@@ -226,10 +264,10 @@ def main() -> None:
     if args.json:
         print(json.dumps({"kinds": figures, "floors": floors}, indent=2))
         return
-    print(f"{'measure':<26}" + "".join(f"{kind:>12}" for kind in figures))
+    print(f"{'measure':<28}" + "".join(f"{kind:>12}" for kind in figures))
     for key in next(iter(figures.values())):
         row = [figures[kind][key] for kind in figures]
-        print(f"{key:<26}" + "".join(f"{value:>12.3f}" if isinstance(value, float) else f"{value:>12}"
+        print(f"{key:<28}" + "".join(f"{value:>12.4f}" if isinstance(value, float) else f"{value:>12}"
                                      for value in row))
     if floors["docker_run"]:
         floor = floors["docker_run"]
