@@ -381,8 +381,9 @@ def build_wheelhouse(name: str, requirements: Path, target: PythonTarget, log: L
     pins, needs = source_builds(name)
     if missing := [pin for pin in pins if not _has_wheel(dest, pin)]:
         if builder is None:
-            raise ImageBuildError(f"the {name} image needs {', '.join(missing)} built from source, and no "
-                                  "builder image was given")
+            raise ImageBuildError(f"the {name} image needs {', '.join(missing)} compiled from source, which "
+                                  f"takes Docker: run `dsgym sandbox build --image {name}` where Docker runs once "
+                                  f"(or copy its wheels into {dest})")
         build_from_source(missing, dest, target, builder(), log, needs)
     # the folder itself is a source: the wheels compiled above are found there (tagged linux_<machine>)
     cmd = _binary_download(target, dest, ["--find-links", str(dest), "--platform", f"linux_{target.machine}",
