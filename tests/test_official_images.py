@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import tarfile
+import zipfile
 from pathlib import Path
 
 import docker
@@ -131,6 +132,63 @@ def test_a_source_builds_requirements_come_from_its_pyproject_else_setuptools(tm
     assert images.build_requires(declared) == ["setuptools>=61", "cython<3", "wheel"]
     assert images.build_requires(sdist(tmp_path, "legacy", None)) == ["setuptools>=40.8.0", "wheel"]
     assert images.build_requires(sdist(tmp_path, "tool-only", "[tool.black]\n")) == ["setuptools>=40.8.0", "wheel"]
+
+
+TOY_BACKEND = """
+# A PEP 517 backend that compiles one C extension with the system's compiler and Python's headers.
+import os, subprocess, sys, sysconfig, zipfile
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    native = "toy_native" + sysconfig.get_config_var("EXT_SUFFIX")
+    subprocess.run(["cc", "-shared", "-fPIC", "-I", sysconfig.get_paths()["include"], "toy.c", "-o", native],
+                   check=True)
+    python = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    tag = f"{python}-{python}-" + sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    info = "toy-1.0.dist-info"
+    files = {native: open(native, "rb").read(),
+             f"{info}/METADATA": b"Metadata-Version: 2.1\\nName: toy\\nVersion: 1.0\\n",
+             f"{info}/WHEEL": f"Wheel-Version: 1.0\\nRoot-Is-Purelib: false\\nTag: {tag}\\n".encode()}
+    files[f"{info}/RECORD"] = "".join(f"{name},,\\n" for name in [*files, f"{info}/RECORD"]).encode()
+    name = f"toy-1.0-{tag}.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return name
+"""
+TOY_C = """#include <Python.h>
+static struct PyModuleDef toy = {PyModuleDef_HEAD_INIT, "toy_native", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit_toy_native(void) { return PyModule_Create(&toy); }
+"""
+
+
+@pytest.mark.docker
+def test_a_source_build_is_compiled_without_network_in_the_builder_container(tmp_path, monkeypatch, docker_image):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    pyproject = '[build-system]\nrequires = []\nbuild-backend = "toy_backend"\nbackend-path = ["."]\n'
+    archive = sdist(sources, "toy", pyproject)
+    with tarfile.open(archive, "r:gz") as old:
+        members = {m.name: old.extractfile(m).read() for m in old.getmembers()}
+    members.update({"toy-1.0/toy_backend.py": TOY_BACKEND.encode(), "toy-1.0/toy.c": TOY_C.encode(),
+                    "toy-1.0/PKG-INFO": b"Metadata-Version: 2.1\nName: toy\nVersion: 1.0\n"})
+    with tarfile.open(archive, "w:gz") as new:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            new.addfile(info, io.BytesIO(data))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # the host's pip finds the archive here, and nowhere else
+    monkeypatch.setenv("PIP_FIND_LINKS", str(sources))
+    builder = images.base_image_tag(images.debian_source().suite, images.BUILD_PACKAGES)
+    client = docker.from_env()
+    assert images.image_exists(client, builder), f"{builder} is made by the first official-bio build"
+    target = images.probe_python(client, builder)
+    dest = tmp_path / "wheelhouse"
+    dest.mkdir()
+    images.build_from_source(["toy==1.0"], dest, target, builder, print)
+    [wheel] = dest.glob("toy-1.0-*.whl")
+    assert wheel.name.endswith(f"-linux_{target.machine}.whl")
+    with zipfile.ZipFile(wheel) as built:
+        assert any(name.startswith("toy_native.") and name.endswith(".so") for name in built.namelist())
 
 
 # ----- in real sandboxes ---------------------------------------------------------------------------

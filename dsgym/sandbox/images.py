@@ -433,7 +433,9 @@ def build_requires(sdist: Path) -> list[str]:
             names, read = archive.getnames(), lambda member: archive.extractfile(member).read()
         top = [n for n in names if n.count("/") == 1 and n.endswith("/pyproject.toml")]
         table = tomllib.loads(read(top[0]).decode()).get("build-system", {}) if top else {}
-    return [*table.get("requires", default), "wheel"]  # wheel: what older setuptools build wheels with
+    requires = list(table.get("requires", default))
+    # setuptools before 70.1 builds wheels with the wheel package, and older sdists do not say so
+    return requires + ["wheel"] if any(_canonical(r).startswith("setuptools") for r in requires) else requires
 
 
 def build_from_source(pins: list[str], dest: Path, target: PythonTarget, builder: str, log: Log,
@@ -461,8 +463,9 @@ def build_from_source(pins: list[str], dest: Path, target: PythonTarget, builder
         if run.returncode != 0:
             raise ImageBuildError(f"pip download of the source builds failed:\n{run.stderr[-3000:]}")
         needs = sorted({*needs, *(req for sdist in sdists.iterdir() for req in build_requires(sdist))})
-        run = subprocess.run(_binary_download(target, requires, needs), capture_output=True, text=True)
-        if run.returncode != 0:
+        run = subprocess.run(_binary_download(target, requires, needs), capture_output=True, text=True) if needs \
+            else None
+        if run is not None and run.returncode != 0:
             raise ImageBuildError(f"pip download of the build requirements ({', '.join(needs)}) failed:\n"
                                   f"{run.stderr[-3000:]}")
         log(f"compiling {len(pins)} wheel(s) in a throwaway {builder} container (no network)")
