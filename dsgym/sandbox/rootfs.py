@@ -89,7 +89,7 @@ def build_tree(name: str, force: bool = False, log: Callable[[str], None] = prin
             log(f"the tree of {image} is up to date ({root})")
             return root
         meta.unlink(missing_ok=True)
-        treebuild.build(name, root, meta, log)
+        treebuild.build(name, root, meta, finish_tree, log)
     return root
 
 
@@ -128,7 +128,7 @@ def _build(image: str, root: Path, meta: Path) -> None:
     say(f"no Docker daemon answers: building the file tree of {image} without it (a few minutes, once; "
         f"`dsgym sandbox build --kind bwrap` builds it ahead of time)")
     try:
-        treebuild.build(name, root, meta, say)
+        treebuild.build(name, root, meta, finish_tree, say)
     except images.ImageBuildError as exc:
         raise SandboxError(f"building the file tree of {image} without Docker failed: {exc}") from exc
 
@@ -175,14 +175,19 @@ def _export(image: str, root: Path, meta: Path) -> None:
         raise
     finally:
         container.remove(force=True)
-    strip_setid(partial)
-    for name in MOUNT_POINTS:
-        (partial / name).mkdir(parents=True, exist_ok=True)
+    finish_tree(partial)
     os.rename(partial, root)
     written = meta.with_name(f".{meta.name}.{os.getpid()}")
     written.write_text(json.dumps({"image": image, "env": config.get("Env") or [],
                                    "workdir": config.get("WorkingDir") or "/", "exported": time.time()}))
     os.replace(written, meta)
+
+
+def finish_tree(root: Path) -> None:
+    """What every tree gets before it is used, exported or built: mount points, no set-ID bits."""
+    strip_setid(root)
+    for name in MOUNT_POINTS:
+        (root / name).mkdir(parents=True, exist_ok=True)
 
 
 def strip_setid(root: Path) -> None:

@@ -357,14 +357,13 @@ def probe_python(base: Path, work: Path) -> images.PythonTarget:
     return images.PythonTarget(version, (major, minor), machine)
 
 
-def build(name: str, root: Path, meta: Path, log: Log = print) -> None:
+def build(name: str, root: Path, meta: Path, finish: Callable[[Path], None], log: Log = print) -> None:
     """Build image ``name``'s tree into ``root`` and its environment into ``meta``, without Docker.
 
     The caller holds the image's lock (``rootfs.tree``): any earlier build's leftovers beside
-    ``root`` are a killed build's, and are removed.  ``root`` appears only once complete.
+    ``root`` are a killed build's, and are removed.  ``root`` appears only once complete,
+    after ``finish`` (``rootfs.finish_tree``: what every tree gets, however it was made).
     """
-    from dsgym.sandbox.rootfs import MOUNT_POINTS, strip_setid
-
     check_user()
     files = images.sandbox_files(name)
     for stale in root.parent.glob(f".{root.name}.build-*"):
@@ -393,14 +392,12 @@ def build(name: str, root: Path, meta: Path, log: Log = print) -> None:
         build_args = {"BASE_IMAGE": images.base_image_tag(images.debian_source().suite, images.debian_packages(name)),
                       "REQUIREMENTS": requirements, "WITHHELD": images.withheld_list(name)}
         final = Builder(work, context, base, build_args, log).run(files["Dockerfile"].decode())
-        for folder in MOUNT_POINTS:
-            (final.root / folder).mkdir(parents=True, exist_ok=True)
         # the tree goes back to the user (ids a step chowned to are subordinate ids it could not remove)
         run = subprocess.run([*_userns(), "chown", "-R", "-h", "0:0", str(final.root)], check=False,
                              capture_output=True, text=True)
         if run.returncode != 0:
             raise TreeBuildError(f"handing the tree back to the user failed: {run.stderr[-2000:]}")
-        strip_setid(final.root)
+        finish(final.root)
         env = final.env if "PATH" in final.env else {"PATH": DEFAULT_PATH, **final.env}
         os.rename(final.root, root)
         written = meta.with_name(f".{meta.name}.{os.getpid()}")
