@@ -9,22 +9,11 @@ from importlib import resources
 import pytest
 
 from dsgym.sandbox import images
-from tests.support.helpers import REPO
-
-
-def requirements(name: str) -> dict[str, str]:
-    pins = {}
-    for line in (REPO / "sandboxes" / name / "requirements.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            package, sep, version = line.partition("==")
-            assert sep and version, f"{name}: {line!r} is not pinned with =="
-            pins[package.lower()] = version
-    return pins
+from tests.support.helpers import REPO, pins
 
 
 def test_predict_is_the_bio_stack_plus_lightgbm_rdkit_and_pillow():
-    bio, predict = requirements("bio"), requirements("predict")
+    bio, predict = pins("bio"), pins("predict")
     assert {k: v for k, v in predict.items() if k in bio} == bio
     assert {"lightgbm", "rdkit", "pillow"} <= set(predict) - set(bio)
     assert predict["pandas"] == "2.3.3"

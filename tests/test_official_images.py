@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import shutil
 import tarfile
 import zipfile
@@ -18,7 +17,7 @@ import dsgym
 from dsgym.loaders import mlebench, official
 from dsgym.sandbox import images
 from tests.security.probe import assert_offline, cell_json
-from tests.support.helpers import REPO
+from tests.support.helpers import REPO, canonical, pins
 
 FIXTURES = REPO / "tests" / "fixtures" / "official"
 OFFICIAL_IMAGES = ("official-analysis", "official-bio", "official-kaggle")
@@ -37,10 +36,6 @@ ISOLATION = ("NetworkMode", "ReadonlyRootfs", "CapDrop", "SecurityOpt", "Memory"
              "Privileged", "Init", "Tmpfs")
 
 
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def imports(image: str) -> dict[str, str]:
     """``sandboxes/<image>/imports.txt``: distribution -> module."""
     lines = (REPO / "sandboxes" / image / "imports.txt").read_text().splitlines()
@@ -53,18 +48,6 @@ def added(image: str) -> list[str]:
     text = (REPO / "sandboxes" / image / "imports.txt").read_text()
     return [line.split()[0] for line in text.split("# added for the official suites", 1)[1].splitlines()
             if line.strip() and not line.startswith("#")]
-
-
-def pins(image: str) -> dict[str, str]:
-    """``sandboxes/<image>/requirements.txt``: canonical distribution name -> version."""
-    found = {}
-    for line in (REPO / "sandboxes" / image / "requirements.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            package, sep, version = line.partition("==")
-            assert sep and version, f"{image}: {line!r} is not pinned with =="
-            found[canonical(package)] = version
-    return found
 
 
 # ----- definitions (no Docker) ---------------------------------------------------------------------
