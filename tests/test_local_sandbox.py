@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,32 @@ def test_local_sandbox_refuses_a_task_whose_prompt_names_data_paths(tmp_path):
                 env.reset()
         finally:
             env.close()
+
+
+def test_closing_a_frozen_local_sandbox_ends_its_kernel_too():
+    """The launcher starts the kernel in a session of its own: killing the frozen launcher alone left it running."""
+    with pytest.warns(NotIsolatedWarning):
+        sandbox = LocalSandbox()
+    sandbox.start()
+    try:
+        pid = sandbox.kernel.state()["pid"]
+        assert str(sandbox.root).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        sandbox.freeze()
+        assert wait_for_state(pid, "T"), "the kernel was not stopped with its launcher"
+    finally:
+        sandbox.close()
+    assert wait_for_state(pid, "gone"), f"the kernel {pid} outlived its closed sandbox"
+
+
+def wait_for_state(pid: int, wanted: str, seconds: float = 5.0) -> bool:
+    """Whether process ``pid`` reaches ``wanted`` (a /proc state letter, or "gone": ended) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            state = "gone"
+        if state == wanted or (wanted == "gone" and state == "Z"):
+            return True
+        time.sleep(0.05)
+    return False

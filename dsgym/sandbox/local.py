@@ -85,10 +85,25 @@ class LocalSandbox(KernelSandbox):
         return SandboxBroken(f"the sandbox's own processes broke it: {how} ({exc})")
 
     def freeze(self) -> None:
-        """Stop the launcher's process group (a process that left the group keeps running: not isolated)."""
+        """Stop the launcher's and the kernel's process groups (a process that left them keeps running: not
+        isolated)."""
         self._frozen = True
         if self._is_up():
             os.killpg(self.proc.pid, signal.SIGSTOP)
+            if (group := self._kernel_group()) is not None:
+                _signal_group(group, signal.SIGSTOP)
+
+    def _kernel_group(self) -> int | None:
+        """The kernel's process group (the launcher starts it in a session of its own), while it is this
+        sandbox's: its pid from the launcher's state, checked against its command line (pids are reused)."""
+        pid = self.kernel.state().get("pid") if self.kernel is not None else None
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+            return None
+        try:
+            ours = str(self.root).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return pid if ours else None
 
     def copy_out(self, path: str, dest: Path, *, max_bytes: int, timeout: float = 60.0) -> int | None:
         """The same bounded, link-refusing copy as the Docker sandbox, rooted at this sandbox's folder."""
@@ -103,6 +118,8 @@ class LocalSandbox(KernelSandbox):
             os.close(root)
 
     def close(self) -> None:
+        # the kernel runs in a group of its own: a launcher killed outright (frozen) would leave it running
+        kernel_group = self._kernel_group()
         if self.kernel is not None:
             self.kernel.close()
             self.kernel = None
@@ -113,6 +130,8 @@ class LocalSandbox(KernelSandbox):
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if kernel_group is not None:
+            _signal_group(kernel_group, signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _is_up(self) -> bool:
@@ -126,3 +145,10 @@ class LocalSandbox(KernelSandbox):
 def build(spec: SandboxSpec) -> Callable[[], LocalSandbox]:
     """The ``local`` sandbox kind (``dsgym.sandbox.spec``): a kernel on this machine, no isolation."""
     return LocalSandbox
+
+
+def _signal_group(group: int, sig: int) -> None:
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        pass  # it ended meanwhile
