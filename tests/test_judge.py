@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dsgym.scoring import JudgeConfigError, ScoringError, score_answer
+from dsgym.scoring import JudgeConfigError, JudgeRequestError, ScoringError, score_answer
 from dsgym.scoring.judge import SYSTEM_PROMPT, parse_verdict
 from tests.support.fake_openai import FakeOpenAI
 
@@ -112,12 +112,18 @@ def test_configuration_from_the_environment(monkeypatch):
         assert fake.received[0].headers["authorization"] == "Bearer env-key"
 
 
-def test_a_failing_endpoint_scores_zero_and_says_so(tmp_path):
+def test_a_failing_endpoint_is_no_score_but_a_scoring_error_saying_so(tmp_path):
+    """A 0 would read as a wrong answer (and, in the blind probe, as a model that failed)."""
     with FakeOpenAI(replies="yes") as fake:
         fake.fail_next(5, status=500, retry_after=0)
-        score = judge(fake, cache_dir=tmp_path, max_retries=1)
-        assert score.value == 0.0 and score.breakdown["judge_error"] is True
-        assert "judge request failed" in score.breakdown["reason"] and fake.calls == 2
+        with pytest.raises(JudgeRequestError, match="judge request failed"):
+            judge(fake, cache_dir=tmp_path, max_retries=1)
+        assert fake.calls == 2
+        fake.fail_next(5, status=500, retry_after=0)
+        with pytest.raises(JudgeRequestError, match="judge request failed"):
+            score_answer("official_llm_score", ANSWER, REFERENCE, {"model": "m", "base_url": fake.base_url,
+                                                                   "api_key": "k", "max_retries": 1,
+                                                                   "cache_dir": str(tmp_path)}, question=QUESTION)
 
 
 @pytest.mark.parametrize("prediction,reason", [(None, "no answer"), ("", "empty answer"), ("  \n", "empty answer"),

@@ -46,7 +46,7 @@ from dsgym.scoring.dabstep import dabstep
 from dsgym.scoring.daeval import daeval
 from dsgym.scoring.exact import exact_match
 from dsgym.scoring.hms import official_hms
-from dsgym.scoring.judge import JudgeConfigError, llm_judge
+from dsgym.scoring.judge import JudgeConfigError, JudgeRequestError, llm_judge
 from dsgym.scoring.lists import list_match
 from dsgym.scoring.numeric import numeric
 from dsgym.scoring.official import official_dabstep, official_exact_match, official_list_match
@@ -113,5 +113,5 @@ def score_answer(metric: str, prediction: str, reference: Any, params: dict[str,
     return fn(prediction, reference, **kwargs)
 
 
-__all__ = ["METRICS", "JudgeConfigError", "MetricParamError", "Score", "ScoringError", "UnknownMetricError",
+__all__ = ["METRICS", "JudgeConfigError", "JudgeRequestError", "MetricParamError", "Score", "ScoringError", "UnknownMetricError",
            "metric_params", "score_answer"]

@@ -13,8 +13,10 @@ run folder of the episode being graded (``dsgym eval``, ``rescore --judge``), el
 ``$DSGYM_LLM_CACHE_DIR``, else not at all.  The reply should be ``{"verdict": "correct"}``
 or ``{"verdict": "incorrect"}``; ``parse_verdict`` also reads bare yes/no/true/false,
 ``Verdict: correct``, ``## The final answer is: True`` and JSON with other keys.  A
-reply it cannot read, or a request that fails after retries, scores 0 with the
-reason in the breakdown (``judge_error`` is set for failed requests).
+reply it cannot read scores 0 with the reason in the breakdown.  A request that fails after
+retries raises ``JudgeRequestError``: no judge said anything, so there is no score (callers
+record a scoring error and keep the answer for ``dsgym rescore --judge``; a 0 would read as a
+wrong answer and, in the blind probe, as a model that failed).
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ THINK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
 
 class JudgeConfigError(ScoringError, RuntimeError):
     """The judge has no model to ask: set params ``model`` or ``$DSGYM_JUDGE_MODEL``."""
+
+
+class JudgeRequestError(ScoringError, RuntimeError):
+    """The judge could not be asked (its endpoint failed after retries): no verdict, so no score."""
 
 
 def word_verdict(text: str) -> bool | None:
@@ -191,7 +197,7 @@ def llm_judge(prediction: str, reference: Any, question: str = "", model: str | 
     try:
         reply = client.chat([{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}])
     except LLMError as exc:
-        return zero(f"judge request failed: {exc}", judge_error=True, **breakdown)
+        raise JudgeRequestError(f"judge request failed ({model} at {client.base_url}): {exc}") from exc
     verdict, how = parse_verdict(reply.text)
     breakdown.update(judge_reply=preview(reply.text, 500), cached=reply.cached, usage=reply.usage.to_dict())
     if verdict is None:

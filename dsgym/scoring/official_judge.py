@@ -5,7 +5,8 @@ answer is right when its relative error is below 1%; otherwise compare with the 
 answer must be clear and complete; a calculation alone is not an answer.  It thinks aloud and
 ends with ``## The final answer is: True`` (or ``False``).  Only that line counts, read as
 strictly as the release reads it: the text after the first marker must be exactly ``True``
-(1) or ``False`` (0); anything else, no marker, or a failed request scores 0.
+(1) or ``False`` (0); anything else or no marker scores 0; a failed request is no score
+(``JudgeRequestError``, a scoring error).
 
 The judge is configured like ``llm_judge`` (params, else $DSGYM_JUDGE_MODEL and
 $DSGYM_JUDGE_BASE_URL; the API key from $OPENAI_API_KEY) and its replies are cached the same way.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsgym.scoring.judge import judge_model, open_judge
+from dsgym.scoring.judge import JudgeRequestError, judge_model, open_judge
 from dsgym.scoring.official import official_dabstep, official_exact_match, official_list_match, raw_text
 from dsgym.scoring.result import Score
 from dsgym.scoring.text import as_text, check_tolerance, preview, read_with_reference, zero
@@ -69,8 +70,8 @@ def official_llm_score(prediction: str, reference: Any, question: str = "", mode
     breakdown: dict[str, Any] = {"judge_model": model, "judge_base_url": client.base_url}
     try:
         reply = client.chat([{"role": "user", "content": prompt}])
-    except LLMError as exc:
-        return zero(f"judge request failed: {exc}", judge_error=True, **breakdown)
+    except LLMError as exc:  # no verdict: a scoring error, never a 0 (the release gives no score either)
+        raise JudgeRequestError(f"judge request failed ({model} at {client.base_url}): {exc}") from exc
     verdict = read_final_answer(reply.text)
     breakdown.update(judge_reply=preview(reply.text, 500), cached=reply.cached, usage=reply.usage.to_dict())
     if verdict is None:
