@@ -8,6 +8,7 @@ without GPUs stops at once instead of failing every episode at container start.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -53,17 +54,20 @@ def device_requests(gpus: str | None) -> list[docker.types.DeviceRequest]:
     return [docker.types.DeviceRequest(device_ids=gpus.split(","), capabilities=[["gpu"]])]
 
 
-def host_gpus() -> list[tuple[str, str]]:
-    """(index, UUID) of every NVIDIA GPU the host's driver lists; empty when there is no driver or no GPU."""
+@functools.cache
+def host_gpus() -> tuple[tuple[str, str], ...]:
+    """(index, UUID) of every NVIDIA GPU the host's driver lists; empty when there is no driver or no GPU.
+
+    Asked once per process: preflight and every env of a run check ``--gpus`` against it."""
     smi = shutil.which("nvidia-smi")
     if smi is None:
-        return []
+        return ()
     try:
         out = subprocess.run([smi, "--query-gpu=index,uuid", "--format=csv,noheader"], capture_output=True,
                              text=True, timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError):
-        return []
-    return [tuple(part.strip() for part in line.split(",", 1)) for line in out.splitlines() if "," in line]
+        return ()
+    return tuple(tuple(part.strip() for part in line.split(",", 1)) for line in out.splitlines() if "," in line)
 
 
 def require(gpus: str | None) -> str | None:
