@@ -69,7 +69,7 @@ for name in verifiers openenv; do
     say "creating the $name test environment in $venv"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
     "$venv/bin/python" -m pip install -q --upgrade pip
-    "$venv/bin/python" -m pip install -q -c "$constraints" -e ".[$name]" pytest
+    "$venv/bin/python" -m pip install -q -c "$constraints" -e ".[$name]" pytest pytest-timeout
     echo "$want" > "$venv/.dsgym-installed"
   fi
 done
@@ -114,3 +114,5 @@ say "sandbox images"
 # the official suites' images (docs/images.md): users get them on a suite's first need; tests/test_official_images.py
 # and the official-format tests use them now
 .venv/bin/dsgym sandbox build --image official-analysis --image official-bio --image official-kaggle
+# every change to an image's files names a new image: drop the older ones (and their bwrap trees), 1-4 GB each
+.venv/bin/dsgym sandbox prune --outdated

@@ -198,16 +198,34 @@ def sandbox_build(
 
 @sandbox_app.command("prune")
 def sandbox_prune(all_: bool = typer.Option(False, "--all", help="Remove every dsgym container, also those "
-                                            "of live processes and of other hosts sharing this daemon.")) -> None:
+                                            "of live processes and of other hosts sharing this daemon."),
+                  outdated_: bool = typer.Option(False, "--outdated", help="Also remove the images and bwrap "
+                                                 "file trees of older image definitions (each dsgym update that "
+                                                 "changes an image leaves the previous one behind).")) -> None:
     """Remove dsgym containers left behind by processes of this host that are gone."""
     from dsgym.sandbox import docker as docker_sandbox
+    from dsgym.sandbox import outdated
     from dsgym.sandbox.base import SandboxError
 
+    client = None
     try:
         removed = docker_sandbox.prune(everything=all_)
+        client = docker_sandbox.client()
     except SandboxError as exc:
-        fail(str(exc))
+        if not outdated_:
+            fail(str(exc))
+        err.print(f"no Docker daemon ({exc}): only file trees are swept", highlight=False, markup=False)
+        removed = []
     console.print(f"removed {len(removed)} container(s)" + (f": {' '.join(removed)}" if removed else ""))
+    if outdated_:
+        swept = outdated.remove(client, outdated.outdated_images(client) if client else [],
+                                outdated.outdated_trees())
+        for line in [*swept.images, *swept.trees]:
+            console.print(f"removed {line}", **PLAIN)
+        for line in swept.kept:
+            err.print(f"kept {line}", highlight=False, markup=False)
+        console.print(f"removed {len(swept.images)} outdated image(s) and {len(swept.trees)} tree(s), "
+                      f"about {swept.freed / 2**30:.1f} GiB")
 
 
 @sandbox_app.command("status")

@@ -165,23 +165,25 @@ ORACLE_TASKS = ["dsgym-tasks-lite/anes96-dole-clinton-paired-t", "dsgym-tasks-li
 
 
 @pytest.fixture(scope="module")
-def shared_trees(docker_image, tmp_path_factory):
-    """The default and bio images' trees, exported while Docker is up into a folder every user can read."""
+def shared_trees(docker_image):
+    """The default and bio images' trees in a folder every user can read: hard links to this user's
+    cached trees (exported while Docker is up), so the test costs no second copy on disk."""
     from dsgym.sandbox import rootfs
     from dsgym.sandbox.images import image_tag
 
     folder = Path(tempfile.mkdtemp(prefix="dsgym-trees-"))
     folder.chmod(0o755)
-    previous = os.environ.get(rootfs.ROOTFS_ENV)
-    os.environ[rootfs.ROOTFS_ENV] = str(folder)
     try:
         for name in ("default", "bio"):
-            rootfs.tree(image_tag(name))
-    finally:
-        if previous is None:
-            os.environ.pop(rootfs.ROOTFS_ENV)
-        else:
-            os.environ[rootfs.ROOTFS_ENV] = previous
+            tree = rootfs.tree(image_tag(name))
+            link = subprocess.run(["cp", "-al", str(tree.root), str(folder / tree.root.name)], capture_output=True)
+            if link.returncode:  # /tmp on another file system than the cache
+                shutil.rmtree(folder / tree.root.name, ignore_errors=True)
+                subprocess.run(["cp", "-a", str(tree.root), str(folder / tree.root.name)], check=True)
+            shutil.copy2(tree.root.with_name(f"{tree.root.name}.json"), folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 

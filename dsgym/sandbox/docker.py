@@ -107,8 +107,9 @@ def client() -> docker.DockerClient:
             except docker.errors.DockerException as exc:
                 _client = None
                 raise SandboxError(
-                    f"cannot reach the Docker daemon ({exc}); start it, or use the local "
-                    "sandbox (DSGYM_SANDBOX=local) on a machine without Docker"
+                    f"cannot reach the Docker daemon ({exc}); start it, or on a machine without Docker use "
+                    "the bwrap sandbox (DSGYM_SANDBOX=bwrap: isolated, needs user namespaces) or the local "
+                    "one (DSGYM_SANDBOX=local: no isolation)"
                 ) from exc
         return _client
 
