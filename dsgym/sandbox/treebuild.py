@@ -23,6 +23,7 @@ The tree is built beside its final place and renamed into it only when every ste
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pwd
@@ -34,6 +35,8 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dockerfile_parse import DockerfileParser
 
 from dsgym.sandbox import images, userns
 from dsgym.sandbox.base import link_or_copy
@@ -164,26 +167,11 @@ class Instruction:
 
 
 def instructions(text: str) -> list[Instruction]:
-    """The Dockerfile's instructions: comments dropped, continued lines joined."""
-    found: list[Instruction] = []
-    pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if pending and line.startswith("#"):
-            continue  # a comment inside a continued instruction
-        if not pending:
-            start = number
-        if line.endswith("\\"):
-            pending += line[:-1].rstrip() + " "
-            continue
-        keyword, _, args = (pending + line).strip().partition(" ")
-        found.append(Instruction(start, keyword.upper(), args.strip()))
-        pending = ""
-    if pending:
-        raise TreeBuildError(f"the Dockerfile ends inside the instruction of line {start}")
-    return found
+    """The Dockerfile's instructions as dockerfile-parse reads them (comments dropped, continued lines joined);
+    variables are left for the builder, which knows each stage's ARG and ENV values."""
+    parser = DockerfileParser(fileobj=io.BytesIO(text.encode()), env_replace=False)
+    return [Instruction(part["startline"] + 1, part["instruction"], part["value"])
+            for part in parser.structure if part["instruction"] != "COMMENT"]
 
 
 _VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")
