@@ -411,6 +411,9 @@ GpusOpt = typer.Option(None, "--gpus", help="GPUs for prediction tasks' sandboxe
                        "Toolkit). Off by default.")
 
 
+SCORING_HELP = ("Scoring profile: dsgym (dsgym's metrics; the default), official (the official release's graders, "
+                "for numbers beside the paper's) or official-judge (official, with the release's equivalence judge "
+                "for DAEval, QRData and DABStep; docs/scoring.md).")
 ApiKeyOpt = typer.Option(None, "--api-key", help="API key of the model endpoint (default: env DSGYM_API_KEY or "
                          "OPENAI_API_KEY); given to the agent through DSGYM_API_KEY, never written to a run folder.")
 
@@ -444,6 +447,7 @@ def run_one(
     cell_timeout: float = CellOpt,
     episode_budget: float = BudgetOpt,
     gpus: Optional[str] = GpusOpt,
+    scoring: str = typer.Option("dsgym", "--scoring", help=SCORING_HELP),
 ) -> None:
     """Play one episode and print the transcript and score."""
     import dsgym
@@ -462,7 +466,8 @@ def run_one(
     except (ValueError, ImportError, AttributeError) as exc:
         fail(str(exc))
     try:
-        env = dsgym.make(env_id, **_env_options(sandbox, max_turns, cell_timeout, episode_budget, gpus))
+        env = dsgym.make(env_id, **_env_options(sandbox, max_turns, cell_timeout, episode_budget, gpus),
+                         scoring=scoring)
     except (dsgym.UnknownEnvError, ValueError) as exc:
         fail(str(exc))
     if (sandbox or os.environ.get("DSGYM_SANDBOX") or "docker") == "docker":
@@ -643,11 +648,8 @@ def evaluate(
                                                    f"(default {DEFAULTS.episode_budget:g})."),
     image: Optional[str] = typer.Option(None, help="Sandbox image tag to use instead of the suites' own."),
     gpus: Optional[str] = GpusOpt,
-    scoring: Optional[str] = typer.Option(None, "--scoring", help="Scoring profile: dsgym (dsgym's metrics; the "
-                                          "default), official (the official release's graders, for numbers "
-                                          "beside the paper's) or official-judge (official, with the release's "
-                                          "equivalence judge for DAEval, QRData and DABStep; docs/scoring.md). "
-                                          "Recorded in the run: a resume keeps it, another profile is refused (rescore --scoring re-grades)."),
+    scoring: Optional[str] = typer.Option(None, "--scoring", help=SCORING_HELP + " Recorded in the run: a resume "
+                                          "keeps it, another profile is refused (rescore --scoring re-grades)."),
     episode_timeout: Optional[float] = typer.Option(None, help="Hard wall-clock seconds per episode, retries "
                                                     "included; past it the episode is an error of type timeout "
                                                     "(default: 2 x episode budget + 60)."),

@@ -160,7 +160,8 @@ class EpisodeRecord:
         if self.status == "error":
             parts.append(f"=== error ({self.error_type}): {self.error} ===")
         else:
-            parts.append(f"=== score {self.score:.3f} ({self.termination}) ===")
+            graded = f"; metric {self.metric}, scoring {self.scoring}" if self.scoring and self.metric else ""
+            parts.append(f"=== score {self.score:.3f} ({self.termination}{graded}) ===")
         return "\n".join(parts)
 
 

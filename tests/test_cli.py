@@ -45,7 +45,17 @@ def test_run_plays_the_oracle_and_prints_transcript_and_score(docker_image):
     out = dsgym_cli("run", "dsgym-tasks-lite/iris-weakest-anova-feature", "--agent", "oracle")
     assert out.returncode == 0, out.stderr
     assert "Question:" in out.stdout and "<answer>" in out.stdout
-    assert "=== score 1.000 (answer) ===" in out.stdout
+    assert "=== score 1.000 (answer; metric " in out.stdout and ", scoring dsgym) ===" in out.stdout
+
+
+@pytest.mark.docker
+def test_run_grades_under_the_scoring_profile_it_is_given(docker_image):
+    """The episode is graded under the profile asked for, and the transcript names it and the metric it used."""
+    out = dsgym_cli("run", "dsgym-tasks-lite/iris-weakest-anova-feature", "--agent", "oracle", "--scoring", "official")
+    assert out.returncode == 0, out.stderr
+    assert "=== score 1.000 (answer; metric " in out.stdout and ", scoring official) ===" in out.stdout
+    out = dsgym_cli("run", "dsgym-tasks-lite/iris-weakest-anova-feature", "--scoring", "offical")
+    assert out.returncode == 2 and "unknown scoring profile 'offical'; known: dsgym, official" in out.stderr
 
 
 @pytest.mark.docker
@@ -178,7 +188,7 @@ def test_run_talks_to_the_model_given_by_model_base_url_and_api_key(docker_image
         out = dsgym_cli("run", task.env_id, "--agent", "react", "--model", "m1", "--base-url", server.base_url,
                         "--api-key", "sk-run-secret", DSGYM_LLM_CACHE="0")
     assert out.returncode == 0, out.stderr
-    assert "=== score 1.000 (answer) ===" in out.stdout
+    assert "=== score 1.000 (answer; metric " in out.stdout and ", scoring dsgym) ===" in out.stdout
     assert server.requests and all(r["model"] == "m1" for r in server.requests)
 
 

@@ -71,7 +71,7 @@ def test_wheel_plays_an_episode_in_docker(wheel_venv, docker_image):
     run = subprocess.run([str(bin_dir / "dsgym"), "run", "dsgym-tasks-lite/longley-vif-gnp"],
                          capture_output=True, text=True, cwd=workdir, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "=== score 1.000 (answer) ===" in run.stdout
+    assert "=== score 1.000 (answer; metric " in run.stdout
 
 
 @pytest.mark.slow
