@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.docker]
 
 OLD = f"{images.IMAGE_REPO}-testonly:{'a' * 12}"  # an older definition's tag (12 hex digits, like image_tag's)
 ALIAS = f"{images.IMAGE_REPO}:{'0' * 12}"  # an outdated name on an image that also has a current one
+MINE = f"{images.IMAGE_REPO}-mine:v1"  # a user's own tag (`dsgym sandbox build --tag`): never dsgym's to remove
 
 
 def build(client: docker.DockerClient, parent: str, tag: str, value: str) -> str:
@@ -37,8 +38,9 @@ def made(docker_image):
     first = build(client, docker_image, OLD, "1")
     second = build(client, docker_image, OLD, "2")  # the first is now untagged but keeps dsgym's label
     client.images.get(docker_image).tag(ALIAS)
+    client.images.get(docker_image).tag(MINE)
     yield client, first, second
-    for name in (OLD, ALIAS, first, second):
+    for name in (OLD, ALIAS, MINE, first, second):
         try:
             client.images.remove(name, force=True)
         except docker.errors.ImageNotFound:
@@ -50,6 +52,7 @@ def test_outdated_images_are_found_and_removed_but_current_ones_and_used_ones_st
     found = outdated.outdated_images(client)
     current = outdated.current_images()
     assert not [tags for _, tags in found if set(tags) & current], "a current tag was called outdated"
+    assert not [tags for _, tags in found if MINE in tags], "a user's own tag was called outdated"
     ours = [(image, tags) for image, tags in found if image.id in (first, second) or ALIAS in tags]
     assert {image.id: tuple(tags) for image, tags in ours} == {
         first: (), second: (OLD,), client.images.get(docker_image).id: (ALIAS,)}

@@ -37,16 +37,17 @@ def current_images() -> set[str]:
 
 
 def _outdated(tag: str, current: set[str]) -> bool:
-    """Whether ``tag`` is dsgym's and no current definition names it.
+    """Whether ``tag`` is one dsgym made (a hash as its version) and no current definition names it.
 
     A base (``dsgym-base:<suite>-<hash>``) is current when some image, or the builder of source
     packages, would be built on it for that Debian release."""
     repo, _, version = tag.rpartition(":")
-    if repo == images.BASE_REPO:
+    if repo == images.BASE_REPO and re.fullmatch(r"[\w.]+-[0-9a-f]{8}", version):
         suite = version.rsplit("-", 1)[0]
         lists = [images.debian_packages(name) for name in images.image_names()] + [images.BUILD_PACKAGES]
         return all(images.base_image_tag(suite, extra).rpartition(":")[2] != version for extra in lists)
-    return (repo == images.IMAGE_REPO or repo.startswith(f"{images.IMAGE_REPO}-")) and tag not in current
+    ours = repo == images.IMAGE_REPO or repo.startswith(f"{images.IMAGE_REPO}-")
+    return ours and re.fullmatch(r"[0-9a-f]{12}", version) is not None and tag not in current  # not a --tag of yours
 
 
 def outdated_images(client: docker.DockerClient) -> list[tuple[docker.models.images.Image, list[str]]]:
