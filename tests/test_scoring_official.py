@@ -15,7 +15,8 @@ import dsgym
 from dsgym import registry
 from dsgym.grading import grade, metric_used
 from dsgym.run_folder import settings_differences
-from dsgym.scoring import JudgeConfigError, score_answer
+from dsgym.scoring import JudgeConfigError, JudgeRequestError, score_answer
+from dsgym.scoring.judge import JudgeReplyError
 from dsgym.scoring.profiles import UnknownProfileError
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.helpers import REPO
@@ -243,6 +244,24 @@ def test_hms_of_a_paraphrase_a_judge_finds_equivalent_is_1(tmp_path):
                            variables={"sizeA": 2, "sizeB": 2, "intersection": 2}, relation="A) very similar")
     with FakeOpenAI(replies=fake_reply) as fake:
         assert score_answer("official_hms", PARAPHRASE, GOLD, judge_params(fake), question=QUESTION).value == 1.0
+
+
+def test_hms_without_a_verdict_is_a_scoring_error_not_a_number(tmp_path):
+    """The release multiplies an unreadable reply in as -1 (two of them: a perfect 1.0) and reads a failed
+    context check as "no match" (a 0); here both are scoring errors that keep the answer for a rescore."""
+    part = [{"text": GOLD, "context": "all plants", "variables": ["light", "height"], "relations": "taller"}]
+    other = [{"text": PARAPHRASE, "context": "potted plants", "variables": ["lamp"], "relations": "higher"}]
+    unreadable = hms_judge(gold_parts=part, answer_parts=part, contexts_match=True,
+                           variables="I cannot count these.", relation="E) no idea")
+    with FakeOpenAI(replies=unreadable) as fake:
+        with pytest.raises(JudgeReplyError, match="variables and relation question was unreadable"):
+            score_answer("official_hms", PARAPHRASE, GOLD, judge_params(fake, cache=False), question=QUESTION)
+    readable = hms_judge(gold_parts=part, answer_parts=other, contexts_match=True,
+                         variables={"sizeA": 2, "sizeB": 1, "intersection": 1}, relation="A) very similar")
+    with FakeOpenAI(replies=readable) as fake:
+        fake.fail_next(100, status=500)  # every request, retries included
+        with pytest.raises(JudgeRequestError, match="failed after retries"):
+            score_answer("official_hms", PARAPHRASE, GOLD, judge_params(fake, cache=False), question=QUESTION)
 
 
 def test_discoverybench_is_graded_by_hms_under_the_official_profile(official, monkeypatch):

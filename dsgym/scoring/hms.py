@@ -12,11 +12,15 @@ A judge model does every step; the arithmetic is the release's:
    full texts, not the sub-hypotheses) on variables (sizes of both sets and their fuzzy
    intersection: F1 of precision ``intersection/answer's`` and recall ``intersection/gold's``)
    and on relation (very similar 1, similar but more general 0.5, different 0).  The pair
-   scores ``1 x F1 x relation``.  An unreadable reply is -1 in the release (a relation whose
-   request failed is 0); the product is kept as the release computes it.
+   scores ``1 x F1 x relation``.
 4. HMS = (gold sub-hypotheses matched / gold sub-hypotheses) x (sum of pair scores / answer
-   sub-hypotheses).  A value outside [0, 1] (only -1 sub-scores make one) is clamped and the
-   raw value kept in the breakdown.
+   sub-hypotheses).
+
+Where the judge gives no verdict, dsgym departs from the release: the release reads an
+unreadable variables or relation reply as -1 and multiplies it in (two of them make 1.0), a
+relation whose request failed as 0, and a failed split or context check as "no match".  Here
+any of those is a scoring error (``JudgeReplyError``, ``JudgeRequestError``) that keeps the
+answer for ``dsgym rescore --judge``: a number made of missing verdicts is not a score.
 
 The release evaluates DiscoveryBench with ``llm_score`` too (``dsgym.scoring.official_judge``);
 with ``llm_score=True`` its verdict is recorded in the breakdown beside the HMS.  The release's
@@ -30,7 +34,7 @@ import json
 import re
 from typing import Any
 
-from dsgym.scoring.judge import judge_model, open_judge
+from dsgym.scoring.judge import JudgeReplyError, JudgeRequestError, judge_model, open_judge
 from dsgym.scoring.official import raw_text
 from dsgym.scoring.official_judge import official_llm_score
 from dsgym.scoring.result import Score
@@ -157,7 +161,7 @@ class _Judge:
         self.failures: list[str] = []
 
     def ask(self, messages: list[dict[str, str]], **params: Any) -> str | None:
-        """The reply's text, or None when the request failed (the release scores what it lacks as it can)."""
+        """The reply's text, or None when the request failed (noted: ``official_hms`` then gives no score)."""
         from dsgym.llm import LLMError  # openai only once a judge is used
 
         try:
@@ -222,29 +226,33 @@ def official_hms(prediction: str, reference: Any, question: str = "", model: str
     pair_score = 0.0
     if pairs:  # every pair compares the whole hypotheses, so one comparison serves them all
         var_reply = judge.compare(question, gold_text, text, "var")
-        variables = variable_scores(var_reply) if var_reply is not None else \
-            {"p": -1.0, "r": -1.0, "f1": -1.0, "request_failed": True}
         rel_reply = judge.compare(question, gold_text, text, "rel")
-        relation = relation_score(rel_reply) if rel_reply is not None else 0.0
-        pair_score = 1.0 * variables["f1"] * relation
+        if var_reply is not None and rel_reply is not None:
+            variables, relation = variable_scores(var_reply), relation_score(rel_reply)
+            unreadable = [name for name, value in (("variables", variables["f1"]), ("relation", relation))
+                          if value == -1.0]
+            if unreadable:  # the release multiplies the -1s in: two of them make a perfect score
+                raise JudgeReplyError(
+                    f"the judge's reply to HMS's {' and '.join(unreadable)} question was unreadable "
+                    f"({model} at {judge.client.base_url}): no score (the release would multiply in -1 for it). "
+                    f"Replies: {preview(var_reply, 300)!r} / {preview(rel_reply, 300)!r}")
+            pair_score = 1.0 * variables["f1"] * relation
+    if judge.failures:  # a split or context check that failed would read as "no match": a 0 that is not one
+        raise JudgeRequestError(f"{len(judge.failures)} request(s) to HMS's judge ({model} at "
+                                f"{judge.client.base_url}) failed after retries: no score; `dsgym rescore RUN "
+                                f"--judge` asks again. First: {judge.failures[0]}")
     recall_context = len(taken) / len(gold)
     mean_accuracy = pair_score * len(pairs) / len(mine)
-    raw = recall_context * mean_accuracy
-    value = min(1.0, max(0.0, raw))
     breakdown: dict[str, Any] = {
         "judge_model": model, "judge_base_url": judge.client.base_url,
         "gold_sub_hypotheses": preview(gold), "answer_sub_hypotheses": preview(mine),
         "matched": [f"P{p}||G{g}" for p, g in pairs], "recall_context": recall_context,
         "variables": variables, "relation": relation, "mean_accuracy": mean_accuracy,
         "judge_calls": judge.calls, "cached_calls": judge.cached}
-    if judge.failures:
-        breakdown.update(judge_error=True, judge_failures=judge.failures)
-    if raw != value:
-        breakdown["official_raw_score"] = raw
     if llm_score:
         verdict = official_llm_score(text, gold_text, question, model=model, base_url=base_url, api_key=api_key,
                                      cache_dir=cache_dir, cache=cache, timeout=timeout, max_retries=max_retries)
         breakdown["llm_score"] = verdict.value
         breakdown["llm_score_breakdown"] = {k: v for k, v in verdict.breakdown.items()
                                             if k not in ("judge_model", "judge_base_url")}
-    return Score(value, breakdown)
+    return Score(recall_context * mean_accuracy, breakdown)

@@ -72,6 +72,10 @@ class JudgeRequestError(ScoringError, RuntimeError):
     """The judge could not be asked (its endpoint failed after retries): no verdict, so no score."""
 
 
+class JudgeReplyError(JudgeRequestError):
+    """The judge answered, but not in the form its question asks for: no verdict, so no score."""
+
+
 def word_verdict(text: str) -> bool | None:
     words = re.sub(r"[^\w\s]", " ", text.casefold()).split()
     phrase = " ".join(words)
