@@ -26,7 +26,8 @@ class PreflightError(RuntimeError):
 def check(images: dict[str | None, str], *, sandbox: str, ray: RayBackend | None = None,
           client: LLMClient | None = None, gpus: str | None = None) -> None:
     """``images`` maps image names (None for a tag given by hand) to tags; the docker sandbox needs the images,
-    the bwrap sandbox their file trees (made here when missing: ``rootfs.tree``).
+    the bwrap sandbox their file trees (made here when missing: ``rootfs.tree``, which first builds a missing
+    on-demand image where Docker answers).
 
     A missing on-demand image (``predict``) is built here, with a message, instead of failing.  ``gpus``
     (``--gpus``) needs the docker kind and, run here, GPUs on this host (Ray's nodes are checked by Ray).

@@ -27,6 +27,9 @@ from dsgym.scoring.result import Score
 from dsgym.task import Task
 
 
+UNFINISHED = ".rescoring"  # in a copy under another profile while it is written: the source's path
+
+
 @dataclass
 class RescoreResult:
     regraded: int = 0
@@ -66,11 +69,31 @@ def rescore(path: str | os.PathLike[str], *, allow_judge: bool = False, scoring:
         if target.resolve() == path.resolve():
             raise RunDirError(f"--out must differ from {path}: the run's {was} scores are kept as they are")
         with locked(target):
-            if any(entry.name != LOCK for entry in target.iterdir()):
+            kept = {LOCK, UNFINISHED, RUN_CACHE} if _clear_unfinished(target, path) else {LOCK}
+            if any(entry.name not in kept for entry in target.iterdir()):
                 raise RunDirError(f"{target} is not empty: pick another --out for the {profile}-scored copy, "
                                   f"or re-grade that copy in place (dsgym rescore {target})")
+            (target / UNFINISHED).write_text(str(path.resolve()))
             _link_files(path, target)
-            return _regrade_run(path, target, manifest, profile, allow_judge, was=was)
+            result = _regrade_run(path, target, manifest, profile, allow_judge, was=was)
+            (target / UNFINISHED).unlink()
+            return result
+
+
+def _clear_unfinished(target: Path, source: Path) -> bool:
+    """A copy of ``source`` that an interrupted rescore left unfinished (marked, no manifest yet) is cleared for
+    a new try; the judge's replies it had cached stay, so verdicts already paid for are not asked again."""
+    mark = target / UNFINISHED
+    if not mark.is_file() or mark.read_text() != str(source.resolve()) or (target / MANIFEST).exists():
+        return False
+    for entry in target.iterdir():
+        if entry.name in (LOCK, UNFINISHED, RUN_CACHE):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return True
 
 
 def _regrade_run(source: Path, target: Path, manifest: dict[str, Any], profile: str, allow_judge: bool, *,
@@ -157,7 +180,7 @@ def _link_files(source: Path, target: Path) -> None:
                 raise
             shutil.copy2(src, dst)
 
-    skip = {EPISODES, MANIFEST, SUMMARY, LOCK}
+    skip = {EPISODES, MANIFEST, SUMMARY, LOCK, UNFINISHED}
     for entry in source.iterdir():
         if entry.name in skip or entry.name.startswith("replaced-"):
             continue

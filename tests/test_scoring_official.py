@@ -311,6 +311,40 @@ def test_judged_tasks_rescored_without_a_judge_carry_no_score_of_the_other_profi
     assert (copy / "llm-cache").is_dir()  # the judge's replies stay with the run
 
 
+def test_a_rescore_under_another_profile_interrupted_midway_can_be_run_again(official, tmp_path, monkeypatch):
+    """Ctrl-C before the copy's manifest is written leaves an unfinished copy that the next rescore redoes."""
+    import dsgym.rescore as rescoring
+    from dsgym.run_folder import write_manifest
+
+    run = tmp_path / "run"
+    run.mkdir()
+    write_manifest(run, {"format": 1, "name": "run", "settings": {"targets": ["daeval/7"], "agent": "x",
+                                                                   "env_options": {}}})
+    record = {"env_id": "daeval/7", "suite": "daeval", "task_id": "7", "sample": 0, "status": "ok",
+              "termination": "answer", "answer": "@mean_height[1.70] @tallest[Bob]", "score": 0.5,
+              "scoring": "dsgym", "metric": "list_match"}
+    (run / "episodes.jsonl").write_text(json.dumps(record) + "\n")
+    (run / "artifacts").mkdir()
+    (run / "artifacts" / "kept.txt").write_text("x")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rescoring, "write_manifest", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rescoring.rescore(run, scoring="official")
+    copy = tmp_path / "run-official"
+    assert (copy / rescoring.UNFINISHED).is_file() and not (copy / "manifest.json").exists()
+    monkeypatch.undo()
+    result = rescoring.rescore(run, scoring="official")
+    assert result.out == copy and not (copy / rescoring.UNFINISHED).exists()
+    graded = records_of(copy)["7"]
+    assert (graded["score"], graded["scoring"], graded["previous_score"]) == (0.0, "official", 0.5)
+    assert (copy / "artifacts" / "kept.txt").read_text() == "x" and records_of(run)["7"]["score"] == 0.5
+    with pytest.raises(rescoring.RunDirError, match="not empty"):  # a finished copy is never cleared
+        rescoring.rescore(run, scoring="official")
+
+
 # -- a real run: eval, rescore under the official profile, summary, leaderboard, view -------------------
 
 

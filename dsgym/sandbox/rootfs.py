@@ -140,7 +140,11 @@ def _export(image: str, root: Path, meta: Path) -> None:
 
     try:
         client = docker.from_env(timeout=600)
+        name = next((n for n in images.image_names() if images.image_tag(n) == image), None)
+        images.build_on_demand({name: image}, lambda line: print(line, file=sys.stderr, flush=True))
         config = client.images.get(image).attrs.get("Config") or {}
+    except images.ImageBuildError as exc:
+        raise SandboxError(f"building sandbox image {image} to unpack its tree failed: {exc}") from exc
     except docker.errors.ImageNotFound:
         raise SandboxError(f"sandbox image {image} is not built; run `dsgym sandbox build` (the bwrap sandbox "
                            "unpacks the same image once), or `dsgym sandbox build --kind bwrap` to build only "
@@ -151,8 +155,9 @@ def _export(image: str, root: Path, meta: Path) -> None:
             f"to export it ({exc}). Export it once on a machine with Docker (any dsgym run with "
             f"--sandbox bwrap does) and copy {root.name} and {root.name}.json into ${ROOTFS_ENV} here"
         ) from exc
+    for left in root.parent.glob(f"{root.name}.partial-*"):  # a killed export's (we hold the tree's lock)
+        shutil.rmtree(left, ignore_errors=True)
     partial = root.with_name(f"{root.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
     shutil.rmtree(root, ignore_errors=True)
     partial.mkdir(mode=0o755)
     container = client.containers.create(image, command=["true"], labels={"dsgym.export": "1"})
