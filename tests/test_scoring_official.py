@@ -161,6 +161,19 @@ def judge_params(server, **more):
     return {"model": "judge-model", "base_url": server.base_url, "api_key": "k", "max_retries": 1, **more}
 
 
+def test_a_filtered_copy_of_an_official_suite_is_graded_by_its_source_suites_grader(official, tmp_path):
+    from dsgym.filter import filter_suite
+
+    filter_suite(official["daeval"], tmp_path / "once", checks=["well_formed"], register=True, name="daeval-once",
+                 copy_data=True)
+    filter_suite("daeval-once", tmp_path / "twice", checks=["well_formed"], register=True, name="daeval-twice")
+    for name in ("daeval-once", "daeval-twice"):
+        task = registry.get_task(name, "7")
+        assert task.metadata["source_suite"] == "daeval"
+        assert metric_used(task, "official").metric == "official_list_match"
+        assert grade(task, "@mean_height[1.70] @tallest[Bob]", scoring="official").value == 0.0  # all or nothing
+
+
 def test_the_official_judge_accepts_a_paraphrase_only_on_its_final_line(tmp_path):
     with FakeOpenAI(replies=["Thoughts: both say blue light gives taller plants.\n\n## The final answer is: True",
                              '{"verdict": "correct"}']) as fake:

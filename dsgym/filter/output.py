@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dsgym.filter.checks import CHECKS, STATUSES, CheckResult
+from dsgym.scoring.profiles import source_suite
 from dsgym.suite_files import UnsafePathError, check_regular, walk_files
 from dsgym.task import Suite, Task
 
@@ -105,6 +106,8 @@ def manifest_tasks(suite: Suite, kept: list[Task], out_dir: Path, copy_data: boo
     for task in kept:
         entry = dict(raw.get(task.id) or _entry_from_task(task))
         entry.pop("suite", None)
+        # graded under --scoring official as a task of the suite it came from, however often re-filtered
+        entry["metadata"] = {**(entry.get("metadata") or {}), "source_suite": source_suite(task)}
         if copy_data:
             if task.solution:
                 entry.pop("solution", None)
