@@ -252,3 +252,41 @@ def test_the_build_namespace_maps_the_user_to_root_and_its_subordinate_ids_above
                                                            ["1", str(start), "65535"]], out
     assert (trees / "owned").stat().st_uid == start + 999
     (trees / "owned").unlink()
+
+
+def test_a_sigkilled_builder_takes_the_step_it_was_running_with_it(builder):
+    """Only the builder dies (no process group kill): the namespace helper and its command go too, so no step
+    keeps writing into a tree the next builder (now holding the lock) sweeps."""
+    account, _ = builder
+    script = ("import subprocess, sys, time\n"
+              "step = subprocess.Popen([sys.executable, '-m', 'dsgym.sandbox.userns', '--', 'sleep', '300'])\n"
+              "print(step.pid, flush=True)\n"
+              "time.sleep(300)\n")
+    owner = as_user(account, [sys.executable, "-c", script], {}, stdout=subprocess.PIPE)
+    try:
+        helper = int(owner.stdout.readline())
+        step = None
+        for _ in range(100):  # the helper forks the command once its ids are mapped
+            children = Path(f"/proc/{helper}/task/{helper}/children").read_text().split()
+            if children:
+                step = int(children[0])
+                break
+            time.sleep(0.05)
+        assert step is not None and "sleep" in Path(f"/proc/{step}/cmdline").read_bytes().decode(errors="replace")
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(alive(pid) for pid in (helper, step)):
+            time.sleep(0.05)
+        assert not alive(helper) and not alive(step), "the builder's step outlived it"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(owner.pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its reaper."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False

@@ -76,7 +76,7 @@ def check_user() -> None:
     for file in ("/etc/subuid", "/etc/subgid"):
         if userns.subordinate_range(Path(file), user, os.geteuid()) is None:
             raise TreeBuildError(
-                f"{file} gives {user} no range of {userns.MAPPED + 1} subordinate ids; building a tree without root "
+                f"{file} gives {user} no range of {userns.MAPPED} subordinate ids; building a tree without root "
                 f"needs one. As root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user} "
                 "(pick a range no other user has)")
     probe = subprocess.run(["unshare", "--user", "--map-root-user", "true"], check=False, capture_output=True,

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 CLONE_NEWUSER = 0x10000000
+PR_SET_PDEATHSIG = 1
 MAPPED = 65535  # ids 1..65535: every id a Debian image gives its users and groups (nobody is 65534)
 
 
@@ -39,17 +40,26 @@ def subordinate_range(file: Path, user: str, uid: int) -> tuple[int, int] | None
     return None
 
 
+def die_with(parent: int) -> None:
+    """SIGKILL this process when ``parent`` ends (Linux's parent-death signal, kept across exec)."""
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0 or os.getppid() != parent:
+        os._exit(125)  # no such guard, or the parent is already gone
+
+
 def run(argv: list[str]) -> int:
     """Run ``argv`` in the mapped namespace; its exit status (128 + the signal that ended it)."""
     user = pwd.getpwuid(os.getuid()).pw_name
     ranges = [subordinate_range(Path(f"/etc/sub{kind}"), user, os.getuid()) for kind in ("uid", "gid")]
     if None in ranges:
-        print(f"userns: /etc/subuid and /etc/subgid must give {user} a range of {MAPPED + 1} ids", file=sys.stderr)
+        print(f"userns: /etc/subuid and /etc/subgid must give {user} a range of {MAPPED} ids", file=sys.stderr)
         return 125
+    die_with(os.getppid())  # a SIGKILLed builder takes its running step with it (its lock is then free)
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: unshare, say so, wait for its map, become the command
+        die_with(parent)
         os.close(ready_r)
         os.close(go_w)
         if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWUSER) != 0:
