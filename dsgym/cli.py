@@ -201,7 +201,8 @@ def sandbox_prune(all_: bool = typer.Option(False, "--all", help="Remove every d
                                             "of live processes and of other hosts sharing this daemon."),
                   outdated_: bool = typer.Option(False, "--outdated", help="Also remove the images and bwrap "
                                                  "file trees of older image definitions (each dsgym update that "
-                                                 "changes an image leaves the previous one behind).")) -> None:
+                                                 "changes an image leaves the previous one behind). Another dsgym "
+                                                 "version's images on this daemon count as outdated too.")) -> None:
     """Remove dsgym containers left behind by processes of this host that are gone."""
     from dsgym.sandbox import docker as docker_sandbox
     from dsgym.sandbox import outdated

@@ -51,9 +51,25 @@ def _fake_driver(folder: Path) -> dict[str, str]:
     """An ``nvidia-smi`` that lists one GPU: the host's GPU inventory is the one thing faked here."""
     folder.mkdir(exist_ok=True)
     smi = folder / "nvidia-smi"
-    smi.write_text("#!/bin/sh\necho '0, GPU-00000000-fake'\n")
+    smi.write_text("#!/bin/sh\nif [ \"$1\" = -L ]; then\n  echo 'GPU 0: Fake GPU (UUID: GPU-00000000-fake)'\n"
+                   "  echo '  MIG 1g.10gb Device 0: (UUID: MIG-11111111-fake)'\nelse\n  echo '0, GPU-00000000-fake'\nfi\n")
     smi.chmod(0o755)
     return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_gpus_are_checked_against_what_the_driver_lists_mig_slices_included(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", _fake_driver(tmp_path / "bin")["PATH"])
+    gpus.host_gpus.cache_clear()
+    gpus.host_mig_devices.cache_clear()
+    try:
+        assert gpus.require("0,MIG-11111111-fake") == "0,MIG-11111111-fake"
+        assert gpus.require("GPU-00000000-fake") == "GPU-00000000-fake"
+        with pytest.raises(gpus.GpuError, match="no GPU 1, MIG-22222222-fake on this host; it has 0 "
+                                                 r"\(GPU-00000000-fake\), MIG MIG-11111111-fake"):
+            gpus.require("1,MIG-22222222-fake")
+    finally:
+        gpus.host_gpus.cache_clear()
+        gpus.host_mig_devices.cache_clear()
 
 
 @pytest.mark.skipif(bool(gpus.host_gpus()), reason="this host has GPUs")

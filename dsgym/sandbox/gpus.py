@@ -70,6 +70,19 @@ def host_gpus() -> tuple[tuple[str, str], ...]:
     return tuple(tuple(part.strip() for part in line.split(",", 1)) for line in out.splitlines() if "," in line)
 
 
+@functools.cache
+def host_mig_devices() -> tuple[str, ...]:
+    """UUIDs of the MIG devices (slices of a GPU) the driver lists (``nvidia-smi -L``); asked once per process."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return ()
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(re.findall(r"UUID:\s*(MIG-[0-9A-Za-z-]+)", out))
+
+
 def require(gpus: str | None) -> str | None:
     """``gpus`` normalised, after checking that this host has them; raises :class:`GpuError` saying what is missing."""
     gpus = normalize(gpus)
@@ -81,8 +94,8 @@ def require(gpus: str | None) -> str | None:
                        "Sandboxes get GPUs through Docker's device requests, which need the NVIDIA driver and "
                        "the NVIDIA Container Toolkit on the host; run without --gpus here.")
     if gpus != ALL:
-        known = {name for pair in found for name in pair}
+        known = {name for pair in found for name in pair} | set(migs := host_mig_devices())
         if missing := [device for device in gpus.split(",") if device not in known]:
-            listed = ", ".join(f"{index} ({uuid})" for index, uuid in found)
+            listed = ", ".join([f"{index} ({uuid})" for index, uuid in found] + [f"MIG {uuid}" for uuid in migs])
             raise GpuError(f"--gpus {gpus}: no GPU {', '.join(missing)} on this host; it has {listed}")
     return gpus

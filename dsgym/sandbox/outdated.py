@@ -5,7 +5,9 @@ update that touches an image leaves the previous one behind in Docker (1-4 GB ea
 the bwrap kind, its unpacked tree in the cache.  ``dsgym sandbox prune --outdated`` removes
 them; it never touches an image or tree of a current definition, nor anything not dsgym's.
 An image still used by a container is kept (Docker refuses), and said so; a tree is not so
-guarded (an older dsgym's bwrap sandbox may still have it as its root): sweep when none runs.
+guarded (an older dsgym's bwrap sandbox may still have it as its root).  "Outdated" is relative
+to the dsgym that asks: another version's images on a shared daemon are outdated to it, so
+sweep from the newest version when no other one runs.
 """
 
 from __future__ import annotations
