@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -269,19 +270,37 @@ def test_pybedtools_runs_debians_bedtools_in_the_official_bio_image_of_either_ki
 
 
 @pytest.mark.docker
-def test_a_missing_official_image_is_built_when_a_suite_first_needs_it(release, docker_image, capfd):
-    name = "official-analysis"
+@pytest.mark.parametrize("kind, name, env_id", [("docker", "official-analysis", "qrdata/0"),
+                                                ("bwrap", "official-bio", "dsbio/0")])
+def test_a_missing_official_image_is_built_when_a_suite_first_needs_it(release, docker_image, capfd, monkeypatch,
+                                                                       kind, name, env_id):
+    """Either kind: the bwrap kind on a Docker host builds the image, then unpacks its tree (a fresh tree folder,
+    in /tmp: the sandbox's own uid must reach it)."""
+    from dsgym import preflight
+    from dsgym.sandbox import rootfs
+
     tag = images.image_tag(name)
     client = docker.from_env()
+    trees = Path(tempfile.mkdtemp(prefix="dsgym-trees-"))
+    trees.chmod(0o755)
+    monkeypatch.setenv(rootfs.ROOTFS_ENV, str(trees))
     client.images.remove(tag, noprune=True)  # its layers stay, so the build reuses them
     try:
-        env = dsgym.make("qrdata/0", sandbox="docker")
+        if kind == "bwrap":  # what eval and run check before any episode: the tree, so first the image
+            preflight.check({name: tag}, sandbox=kind)
+        env = dsgym.make(env_id, sandbox=kind)
         try:
             env.reset(seed=0)
-            assert tag in env.unwrapped.sandbox.container.image.tags
+            if kind == "docker":
+                assert tag in env.unwrapped.sandbox.container.image.tags
+            else:
+                assert (trees / f"{rootfs.folder_name(tag)}.json").is_file()
+                assert cell_json(env, "emit(__import__('gseapy').__name__)")[0] == "gseapy"
         finally:
             env.close()
         assert f"building the {name} sandbox image {tag}" in capfd.readouterr().err
+        assert images.image_exists(client, tag)
     finally:
         if not images.image_exists(client, tag):
             images.build(name)
+        shutil.rmtree(trees, ignore_errors=True)
