@@ -291,18 +291,25 @@ def test_discoverybench_is_graded_by_hms_under_the_official_profile(official, mo
     assert score.value == 0.0 and score.breakdown["relation"] == 0.0 and score.breakdown["llm_score"] == 0.0
 
 
+def stored_run(folder: Path, suite: str, task_id: str, answer: str, score: float, metric: str) -> Path:
+    """A run folder holding one answered episode scored under dsgym's profile (no sandbox needed to rescore it)."""
+    from dsgym.run_folder import write_manifest
+
+    run = folder / "run"
+    run.mkdir()
+    write_manifest(run, {"format": 1, "name": "run", "settings": {"targets": [f"{suite}/{task_id}"], "agent": "x",
+                                                                   "env_options": {}}})
+    record = {"env_id": f"{suite}/{task_id}", "suite": suite, "task_id": task_id, "sample": 0, "status": "ok",
+              "termination": "answer", "answer": answer, "score": score, "scoring": "dsgym", "metric": metric}
+    (run / "episodes.jsonl").write_text(json.dumps(record) + "\n")
+    return run
+
+
 def test_judged_tasks_rescored_without_a_judge_carry_no_score_of_the_other_profile(official, tmp_path, monkeypatch):
     from dsgym.rescore import rescore
-    from dsgym.run_folder import write_manifest
     from dsgym.runlog import RunDirError
 
-    run = tmp_path / "run"
-    run.mkdir()
-    write_manifest(run, {"format": 1, "name": "run", "settings": {"targets": ["discoverybench/0"], "agent": "x",
-                                                                   "env_options": {}}})
-    record = {"env_id": "discoverybench/0", "suite": "discoverybench", "task_id": "0", "sample": 0, "status": "ok",
-              "termination": "answer", "answer": PARAPHRASE, "score": 1.0, "scoring": "dsgym", "metric": "llm_judge"}
-    (run / "episodes.jsonl").write_text(json.dumps(record) + "\n")
+    run = stored_run(tmp_path, "discoverybench", "0", PARAPHRASE, 1.0, "llm_judge")
     result = rescore(run, scoring="official")
     copy = tmp_path / "run-official"
     assert result.out == copy and result.regraded == 0
@@ -327,16 +334,8 @@ def test_judged_tasks_rescored_without_a_judge_carry_no_score_of_the_other_profi
 def test_a_rescore_under_another_profile_interrupted_midway_can_be_run_again(official, tmp_path, monkeypatch):
     """Ctrl-C before the copy's manifest is written leaves an unfinished copy that the next rescore redoes."""
     import dsgym.rescore as rescoring
-    from dsgym.run_folder import write_manifest
 
-    run = tmp_path / "run"
-    run.mkdir()
-    write_manifest(run, {"format": 1, "name": "run", "settings": {"targets": ["daeval/7"], "agent": "x",
-                                                                   "env_options": {}}})
-    record = {"env_id": "daeval/7", "suite": "daeval", "task_id": "7", "sample": 0, "status": "ok",
-              "termination": "answer", "answer": "@mean_height[1.70] @tallest[Bob]", "score": 0.5,
-              "scoring": "dsgym", "metric": "list_match"}
-    (run / "episodes.jsonl").write_text(json.dumps(record) + "\n")
+    run = stored_run(tmp_path, "daeval", "7", "@mean_height[1.70] @tallest[Bob]", 0.5, "list_match")
     (run / "artifacts").mkdir()
     (run / "artifacts" / "kept.txt").write_text("x")
 

@@ -138,13 +138,14 @@ def _export(image: str, root: Path, meta: Path) -> None:
     import docker
     import docker.errors
 
+    name = next((n for n in images.image_names() if images.image_tag(n) == image), None)
+    try:  # an on-demand image (predict, official-*) is built first, as the docker kind would
+        images.build_on_demand({name: image}, lambda line: print(line, file=sys.stderr, flush=True))
+    except (images.ImageBuildError, docker.errors.DockerException) as exc:
+        raise SandboxError(f"building sandbox image {image} to unpack its tree failed: {exc}") from exc
     try:
         client = docker.from_env(timeout=600)
-        name = next((n for n in images.image_names() if images.image_tag(n) == image), None)
-        images.build_on_demand({name: image}, lambda line: print(line, file=sys.stderr, flush=True))
         config = client.images.get(image).attrs.get("Config") or {}
-    except images.ImageBuildError as exc:
-        raise SandboxError(f"building sandbox image {image} to unpack its tree failed: {exc}") from exc
     except docker.errors.ImageNotFound:
         raise SandboxError(f"sandbox image {image} is not built; run `dsgym sandbox build` (the bwrap sandbox "
                            "unpacks the same image once), or `dsgym sandbox build --kind bwrap` to build only "
