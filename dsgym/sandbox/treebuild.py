@@ -162,7 +162,7 @@ class Instruction:
     args: str
 
     def __str__(self) -> str:
-        text = f"{self.keyword} {self.args}"
+        text = " ".join(f"{self.keyword} {self.args}".split())  # continued lines leave runs of blanks
         return text if len(text) < 160 else text[:157] + "..."
 
 
