@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import pytest
@@ -19,7 +20,21 @@ collect_ignore = [test.removeprefix("tests/") for i in elsewhere for test in i.t
 
 def pytest_report_header(config) -> list[str]:
     return [f"{', '.join(i.tests)}: not collected here, run in {i.venv.name} by tests/test_integrations.py"
-            for i in elsewhere]
+            for i in elsewhere] + [disk_report()]
+
+
+def disk_report() -> str:
+    """Free space where the tests write (a full run needs about 15 GB: trees, images, venvs), so a failure
+    from a full disk reads as one in the log's first lines."""
+    import shutil
+    import tempfile
+
+    places = {"tmp": tempfile.gettempdir(), "cache": str(images.cache_dir())}
+    if os.path.isdir("/var/lib/docker"):
+        places["docker"] = "/var/lib/docker"
+    free = {name: shutil.disk_usage(path).free / 2**30 for name, path in places.items()}
+    line = "free disk: " + ", ".join(f"{name} {gib:.1f} GiB" for name, gib in free.items())
+    return line + ("  << below 15 GiB: tests that unpack trees may fail" if min(free.values()) < 15 else "")
 
 
 @pytest.fixture(scope="session")

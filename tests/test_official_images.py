@@ -3,6 +3,7 @@ that every official package imports in a real sandbox of its suite, isolated as 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -284,6 +285,7 @@ def test_a_missing_official_image_is_built_when_a_suite_first_needs_it(release, 
     trees = Path(tempfile.mkdtemp(prefix="dsgym-trees-"))
     trees.chmod(0o755)
     monkeypatch.setenv(rootfs.ROOTFS_ENV, str(trees))
+    before = client.images.get(tag).id
     client.images.remove(tag, noprune=True)  # its layers stay, so the build reuses them
     try:
         if kind == "bwrap":  # what eval and run check before any episode: the tree, so first the image
@@ -304,3 +306,6 @@ def test_a_missing_official_image_is_built_when_a_suite_first_needs_it(release, 
         if not images.image_exists(client, tag):
             images.build(name)
         shutil.rmtree(trees, ignore_errors=True)
+        with contextlib.suppress(docker.errors.ImageNotFound, docker.errors.APIError):
+            if client.images.get(tag).id != before and not client.images.get(before).tags:
+                client.images.remove(before)  # the image the rebuild replaced: no leftover on the host
