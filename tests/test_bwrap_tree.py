@@ -140,6 +140,8 @@ def test_killed_and_concurrent_builds_then_the_oracle_scores_1_on_trees_built_wi
             outputs.append(log.read().decode(errors="replace"))
             assert status == 0, outputs[-1][-3000:]
     assert sorted("is up to date" in out for out in outputs) == [False, True], [o[-500:] for o in outputs]
+    waited = next(out for out in outputs if "is up to date" in out)
+    assert "waiting for another process making the file tree" in waited, waited[-500:]
     assert sum("Step 1/" in out for out in outputs) == 1
     assert not list(trees.glob(".*.build-*")), "the killed build's leftovers were not swept"
 

@@ -97,7 +97,12 @@ def build_tree(name: str, force: bool = False, log: Callable[[str], None] = prin
 def _locked(home: Path, image: str) -> Iterator[None]:
     """One maker of ``image``'s tree at a time, across processes (other images' trees are made meanwhile)."""
     with open(home / f".{folder_name(image)}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a build without Docker takes minutes: say why nothing happens
+            print(f"waiting for another process making the file tree of {image} in {home}", file=sys.stderr,
+                  flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
