@@ -46,7 +46,8 @@ def release(tmp_path_factory):
     """A folder laid out like the release's data/: the DABStep tasks and tiny context files."""
     root = tmp_path_factory.mktemp("dabstep-release")
     (root / "task" / "DABStep").mkdir(parents=True)
-    (root / "task" / "DABStep" / "all.jsonl").write_text("".join(json.dumps(t) + "\n" for t in TASKS))
+    for name in ("all.jsonl", "dev.jsonl"):  # dev as well, so that the dsgym-tasks union holds these tasks
+        (root / "task" / "DABStep" / name).write_text("".join(json.dumps(t) + "\n" for t in TASKS))
     context = root / "data" / "dabstep"
     context.mkdir(parents=True)
     for name in dabstep.DATA_FILES:
@@ -58,12 +59,14 @@ def release(tmp_path_factory):
 
 @pytest.fixture
 def suites(release):
-    """The release's DABStep tasks registered as dabstep and in the dsgym-tasks union; the old ones put back after."""
-    before = {name: registry.suites().get(name) for name in ("dabstep", official.UNION)}
+    """The release's DABStep test tasks registered as dabstep-test and in the dsgym-tasks union; the old ones put
+    back after."""
+    before = {name: registry.suites().get(name) for name in (dabstep.TEST_SUITE, official.UNION)}
     suite = dabstep.load(release, subset="all")
-    assert suite.errors == [] and all(t.metadata.get("answer_hidden") for t in suite.tasks.values())
+    assert suite.name == dabstep.TEST_SUITE and suite.errors == []
+    assert all(t.metadata.get("answer_hidden") for t in suite.tasks.values())
     registry.add_suite(suite)
-    registry.add_suite(official.union([suite]))
+    registry.add_suite(official.union([dabstep.load(release)]))
     yield
     for old in before.values():
         if old is not None:
@@ -85,7 +88,7 @@ def read(path) -> list[dict]:
 @pytest.mark.docker
 def test_a_dabstep_run_exports_one_line_per_task_in_the_leaderboard_format(docker_image, suites, tmp_path):
     out = tmp_path / "run"
-    evaluate(out, ["dabstep"])
+    evaluate(out, [dabstep.TEST_SUITE])
     done = export_run(out)
     assert done.path == out / "dabstep-submission.jsonl" and done.written == 3
     lines = read(done.path)

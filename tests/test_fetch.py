@@ -62,6 +62,19 @@ def test_fetching_one_suite_brings_only_its_task_file_and_data(release, cache):
     assert again.new == [] and again.commit == done.commit  # a no-op
 
 
+def test_dabsteps_test_set_is_a_suite_of_its_own_graded_as_dabstep(release, cache):
+    from dsgym.grading import metric_used
+
+    done = fetch("dabstep-test", source=release, progress=False)
+    assert done.new == ["dabstep-test"]
+    assert "data/task/DABStep/all.jsonl" in files_under(cache / "release")
+    (suite,) = fetching.fetched_suites()
+    assert suite.name == "dabstep-test" and suite.image == "official-analysis" and suite.tasks
+    task = next(iter(suite.tasks.values()))
+    assert task.answer is None and task.metadata["source_suite"] == "dabstep"
+    assert metric_used(task, "official").metric == "official_dabstep"
+
+
 def test_dsgym_tasks_means_the_five_analysis_suites_and_dspredict_brings_leaderboards(release, cache):
     done = fetch("dsgym-tasks", "dspredict-easy", source=release, progress=False)
     assert set(done.new) == {"daeval", "qrdata", "dabstep", "discoverybench", "scienceagentbench",

@@ -82,7 +82,8 @@ def test_dabstep_uses_the_shared_context_files_and_hides_missing_answers():
     assert "task 400 (record #3): question: missing" in errors_of(suite)
 
     hidden = dabstep.load(FIXTURES, subset="all")
-    assert list(hidden.tasks) == ["1", "3"]
+    assert hidden.name == "dabstep-test" and list(hidden.tasks) == ["1", "3"]
+    assert {t.metadata["source_suite"] for t in hidden.tasks.values()} == {"dabstep"}  # graded as DABStep tasks
     assert all(t.answer is None and t.metadata["answer_hidden"] for t in hidden.tasks.values())
     assert gold_submission(hidden.tasks["1"]) is None
     assert "record #1: record: line 2: not valid JSON" in errors_of(hidden)

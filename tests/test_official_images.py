@@ -24,7 +24,7 @@ from tests.support.helpers import REPO, canonical, pins
 FIXTURES = REPO / "tests" / "fixtures" / "official"
 OFFICIAL_IMAGES = ("official-analysis", "official-bio", "official-kaggle")
 # every official suite and the image it runs in
-SUITE_IMAGES = {**{name: "official-analysis" for name in (*official.ANALYSIS_SUITES, official.UNION)},
+SUITE_IMAGES = {**{name: "official-analysis" for name in (*official.ANALYSIS_SUITES, official.UNION, "dabstep-test")},
                 "dsbio": "official-bio", "dspredict-easy": "official-kaggle", "dspredict-hard": "official-kaggle"}
 # one task of each, whose data the release-shaped copy made below holds
 PLAYED = {"daeval": "7", "qrdata": "0", "dabstep": "1", "discoverybench": "0", "scienceagentbench": "4",

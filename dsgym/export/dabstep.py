@@ -82,8 +82,8 @@ def export_run(run: str | os.PathLike[str], out: str | os.PathLike[str] | None =
         if not finished:
             unfinished[official] = record.get("error_type") or record.get("termination") or "no answer"
     if not rows:
-        raise DABStepExportError(f"{run} holds no DABStep episode (sample {sample}): run the suite dabstep "
-                                 "(or dsgym-tasks) first")
+        raise DABStepExportError(f"{run} holds no DABStep episode (sample {sample}): run the suite dabstep-test "
+                                 "(DABStep's 450 test tasks), dabstep or dsgym-tasks first")
     path = Path(out) if out is not None else Path(run) / FILE_NAME
     body = "".join(json.dumps(rows[key], ensure_ascii=False) + "\n" for key in sorted(rows, key=_id_order))
     path.parent.mkdir(parents=True, exist_ok=True)

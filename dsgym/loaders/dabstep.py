@@ -1,4 +1,5 @@
-"""DABStep as released by DSGym: ``data/task/DABStep/dev.jsonl`` (and ``all.jsonl``).
+"""DABStep as released by DSGym: ``data/task/DABStep/dev.jsonl`` (suite ``dabstep``) and ``all.jsonl``
+(suite ``dabstep-test``).
 
 Each line: ``task_id``, ``question``, ``answer``, ``guidelines``, ``level``; the
 same columns as the upstream hub dataset ``adyen/DABstep`` (config ``tasks``,
@@ -18,6 +19,7 @@ from dsgym.loaders.records import Context, OfficialFormat, RecordError, official
 from dsgym.task import Suite, Task
 
 SUITE = "dabstep"
+TEST_SUITE = "dabstep-test"  # the 450 of all.jsonl: answers hidden, graded by DABStep's leaderboard only
 TASK_FILES = {"dev": "task/DABStep/dev.jsonl", "all": "task/DABStep/all.jsonl"}
 HUB_REPO, HUB_CONFIG, HUB_SPLITS = "adyen/DABstep", "tasks", {"dev": "dev", "all": "default"}
 DATA_FILES = [f"dabstep/{name}" for name in (
@@ -45,7 +47,9 @@ def build(record: Mapping[str, Any], index: int, tid: str, ctx: Context) -> Task
     level = record.get("level")
     if level is not None and not isinstance(level, str):
         raise RecordError("level", f"expected a string, got {type(level).__name__}")
-    metadata: dict[str, Any] = {"task_id": record.get("task_id"), "level": level, "index": index}
+    # source_suite: a dabstep-test task grades (and exports) as the DABStep task it is
+    metadata: dict[str, Any] = {"task_id": record.get("task_id"), "level": level, "index": index,
+                                "source_suite": SUITE}
     if hidden:
         metadata["answer_hidden"] = True
     return Task(
@@ -57,7 +61,8 @@ def build(record: Mapping[str, Any], index: int, tid: str, ctx: Context) -> Task
 
 def _format(subset: str) -> OfficialFormat:
     return OfficialFormat(
-        suite=SUITE, task_file=TASK_FILES[subset], task_id=task_id, build=build, benchmark="DABStep",
+        suite=SUITE if subset == "dev" else TEST_SUITE, task_file=TASK_FILES[subset], task_id=task_id, build=build,
+        benchmark="DABStep",
         description=f"DABStep multi-step questions over a payments processor's data ({subset} subset).",
         hub_repo=HUB_REPO, hub_name=HUB_CONFIG, hub_split=HUB_SPLITS[subset],
     )

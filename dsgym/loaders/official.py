@@ -21,7 +21,7 @@ from dsgym.task import Suite, TaskFileError
 
 #: Every official suite, by its official name.
 FORMATS: dict[str, OfficialFormat] = {
-    fmt.suite: fmt for fmt in (daeval.FORMAT, qrdata.FORMAT, dabstep.FORMAT, discoverybench.FORMAT,
+    fmt.suite: fmt for fmt in (daeval.FORMAT, qrdata.FORMAT, dabstep.FORMAT, dabstep.ALL, discoverybench.FORMAT,
                                scienceagentbench.FORMAT, dsbio.FORMAT, dspredict.EASY, dspredict.HARD)
 }
 #: The analysis suites whose union is ``dsgym-tasks``.
@@ -87,6 +87,6 @@ def union(suites: list[Suite], name: str = UNION) -> Suite:
             if task_id in merged.tasks:
                 merged.errors.append(f"{suite.name}: task {task.id}: id: duplicate task id {task_id!r} in {name}")
                 continue
-            metadata = {**task.metadata, "source_suite": suite.name, "source_id": task.id}
+            metadata = {"source_suite": suite.name, **task.metadata, "source_id": task.id}  # a task's own source wins
             merged.tasks[task_id] = task.model_copy(update={"id": task_id, "suite": name, "metadata": metadata})
     return merged
