@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from dsgym.sandbox.cpu import CellCpu
 from dsgym.suite_files import check_regular, real, walk_files
@@ -215,6 +217,19 @@ def stage_files(files: dict[str, Path], dest: Path, link: bool) -> None:
         for path, file in placed:
             path.parent.mkdir(parents=True, exist_ok=True)
             place(str(file), str(path))
+
+
+@contextlib.contextmanager
+def waiting_lock(path: Path, doing: str, log: Callable[[str], None]) -> Iterator[None]:
+    """An exclusive lock on ``path`` across threads and processes; a waiter says it waits for another process
+    ``doing`` (an image build or a tree takes minutes: silence would look like a hang)."""
+    with open(path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another process {doing}")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def link_or_copy(src: str, dst: str) -> None:

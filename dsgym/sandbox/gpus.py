@@ -59,28 +59,25 @@ def host_gpus() -> tuple[tuple[str, str], ...]:
     """(index, UUID) of every NVIDIA GPU the host's driver lists; empty when there is no driver or no GPU.
 
     Asked once per process: preflight and every env of a run check ``--gpus`` against it."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return ()
-    try:
-        out = subprocess.run([smi, "--query-gpu=index,uuid", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=30, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ()
+    out = _smi("--query-gpu=index,uuid", "--format=csv,noheader")
     return tuple(tuple(part.strip() for part in line.split(",", 1)) for line in out.splitlines() if "," in line)
 
 
 @functools.cache
 def host_mig_devices() -> tuple[str, ...]:
     """UUIDs of the MIG devices (slices of a GPU) the driver lists (``nvidia-smi -L``); asked once per process."""
+    return tuple(re.findall(r"UUID:\s*(MIG-[0-9A-Za-z-]+)", _smi("-L")))
+
+
+def _smi(*args: str) -> str:
+    """What the host's ``nvidia-smi`` prints for ``args``; empty where there is no driver or it fails."""
     smi = shutil.which("nvidia-smi")
     if smi is None:
-        return ()
+        return ""
     try:
-        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30, check=True).stdout
+        return subprocess.run([smi, *args], capture_output=True, text=True, timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError):
-        return ()
-    return tuple(re.findall(r"UUID:\s*(MIG-[0-9A-Za-z-]+)", out))
+        return ""
 
 
 def require(gpus: str | None) -> str | None:

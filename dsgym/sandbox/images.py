@@ -31,7 +31,6 @@ so code in the sandbox (the automl agent's validation) scores as the grader does
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -43,14 +42,14 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import docker
 
-from dsgym.sandbox.base import link_or_copy
+from dsgym.sandbox.base import link_or_copy, waiting_lock
 
 try:
     import tomllib
@@ -178,6 +177,11 @@ def image_tag(name: str = "default") -> str:
         digest.update(path.encode() + b"\0" + data + b"\0")
     repo = IMAGE_REPO if name == "default" else f"{IMAGE_REPO}-{name}"
     return f"{repo}:{digest.hexdigest()[:12]}"
+
+
+def image_name(tag: str) -> str | None:
+    """The name of the dsgym image whose current definition is tagged ``tag`` (None: not one of dsgym's)."""
+    return next((name for name in image_names() if image_tag(name) == tag), None)
 
 
 def default_image() -> str:
@@ -503,27 +507,16 @@ def build_on_demand(tags: dict[str | None, str], log: Log) -> list[str]:
     for name, tag in wanted.items():
         if image_exists(client, tag):
             continue
-        with _build_lock(tag, log):  # envs of one vector env, or several runs, needing it at once build it once
+        locks = cache_dir() / "locks"
+        locks.mkdir(exist_ok=True)
+        # envs of one vector env, or several runs, needing it at once build it once
+        with waiting_lock(locks / f"build-{re.sub(r'[^A-Za-z0-9_.-]', '_', tag)}.lock", f"building {tag}", log):
             if image_exists(client, tag):
                 continue
             log(f"building the {name} sandbox image {tag}: a suite needs it and it is built on first use (several "
                 f"minutes, once; `dsgym sandbox build --image {name}` builds it ahead of time)")
             built.append(build(name, log=log))
     return built
-
-
-@contextlib.contextmanager
-def _build_lock(tag: str, log: Log) -> Iterator[None]:
-    """One builder of ``tag`` at a time on this host (threads and processes); the others wait, saying so."""
-    folder = cache_dir() / "locks"
-    folder.mkdir(exist_ok=True)
-    with open(folder / f"build-{re.sub(r'[^A-Za-z0-9_.-]', '_', tag)}.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"waiting for another process building {tag}")
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def ensure_base(client: docker.DockerClient, tag: str, source: AptSource | None, log: Log,

@@ -108,7 +108,7 @@ def remove(client: docker.DockerClient | None, found: list[tuple[docker.models.i
             done.freed += image.attrs.get("Size", 0)
     for tree in trees:
         home, name = tree.parent, tree.name
-        with open(home / f".{name}.lock", "w") as lock:
+        with open(rootfs.lock_file(home, name), "w") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -117,6 +117,6 @@ def remove(client: docker.DockerClient | None, found: list[tuple[docker.models.i
             done.freed += _size(tree)
             (home / f"{name}.json").unlink(missing_ok=True)  # first: a tree without its JSON is never used
             treebuild.remove(tree)
-        (home / f".{name}.lock").unlink(missing_ok=True)
+        rootfs.lock_file(home, name).unlink(missing_ok=True)
         done.trees.append(str(tree))
     return done

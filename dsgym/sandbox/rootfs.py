@@ -18,7 +18,6 @@ only ever bound read-only.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -26,12 +25,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dsgym.sandbox import images
-from dsgym.sandbox.base import SandboxError
+from dsgym.sandbox.base import SandboxError, waiting_lock
 from dsgym.sandbox.images import cache_dir
 
 ROOTFS_ENV = "DSGYM_ROOTFS_DIR"
@@ -93,17 +92,15 @@ def build_tree(name: str, force: bool = False, log: Callable[[str], None] = prin
     return root
 
 
-@contextlib.contextmanager
-def _locked(home: Path, image: str) -> Iterator[None]:
+def lock_file(home: Path, folder: str) -> Path:
+    """The lock beside tree ``folder`` that its maker (and a sweep removing it) holds."""
+    return home / f".{folder}.lock"
+
+
+def _locked(home: Path, image: str) -> contextlib.AbstractContextManager[None]:
     """One maker of ``image``'s tree at a time, across processes (other images' trees are made meanwhile)."""
-    with open(home / f".{folder_name(image)}.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # a build without Docker takes minutes: say why nothing happens
-            print(f"waiting for another process making the file tree of {image} in {home}", file=sys.stderr,
-                  flush=True)
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+    return waiting_lock(lock_file(home, folder_name(image)), f"making the file tree of {image} in {home}",
+                        lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def docker_answers() -> bool:
@@ -120,7 +117,7 @@ def _build(image: str, root: Path, meta: Path) -> None:
     """No Docker daemon: build the tree of ``image`` (one of dsgym's images as defined here) without it."""
     from dsgym.sandbox import treebuild
 
-    name = next((n for n in images.image_names() if images.image_tag(n) == image), None)
+    name = images.image_name(image)
     if name is None:
         raise SandboxError(
             f"the file tree of {image} is not in {root.parent}, and no Docker daemon is there to export it; "
@@ -143,7 +140,7 @@ def _export(image: str, root: Path, meta: Path) -> None:
     import docker
     import docker.errors
 
-    name = next((n for n in images.image_names() if images.image_tag(n) == image), None)
+    name = images.image_name(image)
     try:  # an on-demand image (predict, official-*) is built first, as the docker kind would
         images.build_on_demand({name: image}, lambda line: print(line, file=sys.stderr, flush=True))
     except (images.ImageBuildError, docker.errors.DockerException) as exc:

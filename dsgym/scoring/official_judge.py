@@ -70,7 +70,7 @@ def official_llm_score(prediction: str, reference: Any, question: str = "", mode
     breakdown: dict[str, Any] = {"judge_model": model, "judge_base_url": client.base_url}
     try:
         reply = client.chat([{"role": "user", "content": prompt}])
-    except LLMError as exc:  # no verdict: a scoring error, never a 0 (the release gives no score either)
+    except LLMError as exc:  # no verdict: a scoring error, never a 0 (the release scores it 0: docs/scoring.md)
         raise JudgeRequestError(f"judge request failed ({model} at {client.base_url}): {exc}") from exc
     verdict = read_final_answer(reply.text)
     breakdown.update(judge_reply=preview(reply.text, 500), cached=reply.cached, usage=reply.usage.to_dict())
